@@ -1,0 +1,15 @@
+# Shared compile settings for every driftd target: warnings, the portable ISA baseline.
+add_library(drift_build_flags INTERFACE)
+add_library(drift::build_flags ALIAS drift_build_flags)
+target_compile_options(drift_build_flags INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual>)
+if(DRIFT_WERROR)
+  target_compile_options(drift_build_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
+endif()
+if(DRIFT_NATIVE)
+  target_compile_options(drift_build_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
+else()
+  # The image runs on whatever nodes the cluster has: AVX2 + FMA, not the build host's ISA.
+  target_compile_options(drift_build_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=x86-64-v3>)
+endif()
