@@ -31,7 +31,7 @@ struct NumericProfile {
 
 /// Reference summary of one categorical feature.
 struct CategoricalProfile {
-  std::vector<std::string> categories;  ///< distinct non-missing categories, in first-seen order
+  std::vector<std::string> categories;  ///< distinct non-missing categories, in dictionary order
   std::vector<std::uint64_t> counts;    ///< occurrences per category
 };
 
