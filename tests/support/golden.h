@@ -14,3 +14,16 @@ nlohmann::json load_golden(const std::string& name);
 std::string golden_path(const std::string& name);
 
 }  // namespace drift::test
+
+#include <vector>
+
+namespace drift::test {
+
+/// Decodes a base64 string of little-endian float32 values (how the golden scripts store
+/// samples, so C++ sees exactly the values scipy saw).
+std::vector<float> decode_floats(const std::string& base64);
+
+/// |actual - expected| <= rel * |expected|, or <= abs_floor when |expected| is below it.
+bool close_rel(double actual, double expected, double rel, double abs_floor = 0.0);
+
+}  // namespace drift::test
