@@ -206,6 +206,63 @@ def correction_cases():
     return out
 
 
+def write_csv(path, columns):
+    names = list(columns)
+    rows = len(columns[names[0]])
+    with open(path, "w") as f:
+        f.write(",".join(names) + "\n")
+        for k in range(rows):
+            cells = []
+            for n in names:
+                v = columns[n][k]
+                if isinstance(v, str):
+                    cells.append(v)
+                elif np.isnan(v):
+                    cells.append("")
+                else:
+                    cells.append(str(np.float32(v)))  # shortest text that reads back to this float32
+            f.write(",".join(cells) + "\n")
+
+
+def check_fixture(rng):
+    """Two CSV files for `driftd check` and what scipy says about them (bonferroni, alpha 0.05)."""
+    here = os.path.dirname(OUT)
+    n, m = 600, 500
+    ref = {"x": f32(rng.normal(0, 1, n)), "y": f32(rng.normal(5, 2, n)),
+           "color": list(rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2]))}
+    cur = {"x": f32(rng.normal(0.05, 1, m)), "y": f32(rng.normal(5.8, 2, m)),
+           "color": list(rng.choice(["red", "green", "blue", "violet"], m, p=[0.35, 0.3, 0.2, 0.15]))}
+    ref["y"][rng.choice(n, 7, replace=False)] = np.nan
+    cur["y"][rng.choice(m, 11, replace=False)] = np.nan
+    write_csv(os.path.join(here, "check_reference.csv"), ref)
+    write_csv(os.path.join(here, "check_current.csv"), cur)
+    expected = {}
+    p_values = []
+    for name in ("x", "y"):
+        r = ref[name][~np.isnan(ref[name])]
+        c = cur[name][~np.isnan(cur[name])]
+        ks = stats.ks_2samp(r.astype(np.float64), c.astype(np.float64))
+        psi = psi_quantile_case(name, r, c)
+        expected[name] = {"kind": "numeric", "missing_reference": int(n - len(r)),
+                          "missing_current": int(m - len(c)), "ks_statistic": float(ks.statistic),
+                          "ks_p_value": float(ks.pvalue), "psi": psi["statistic"]}
+        p_values.append(float(ks.pvalue))
+    cats = ["red", "green", "blue", "violet"]
+    rc = [ref["color"].count(k) for k in cats]
+    cc = [cur["color"].count(k) for k in cats]
+    chi = chi2_case("color", rc, cc)
+    expected["color"] = {"kind": "categorical", "missing_reference": 0, "missing_current": 0,
+                         "chi2_statistic": chi["statistic"], "chi2_p_value": chi["p_value"],
+                         "dof": chi["dof"], "cramers_v": chi["cramers_v"],
+                         "psi": psi_category_case("color", rc, cc)["statistic"]}
+    p_values.append(chi["p_value"])
+    cutoff = 0.05 / len(p_values)
+    for name, p in zip(("x", "y", "color"), p_values):
+        expected[name]["drift"] = bool(p < cutoff)
+    return {"reference": "check_reference.csv", "current": "check_current.csv",
+            "reference_rows": n, "current_rows": m, "cutoff": cutoff, "features": expected}
+
+
 def main():
     rng = np.random.default_rng(20261127)
     chi2, psi_cat = categorical_cases(rng)
@@ -213,7 +270,7 @@ def main():
            "versions": {"numpy": np.__version__, "scipy": scipy.__version__,
                         "python": sys.version.split()[0]},
            "ks": ks_cases(rng), "psi": psi_cases(rng), "psi_categories": psi_cat,
-           "chi2": chi2, "correction": correction_cases()}
+           "chi2": chi2, "correction": correction_cases(), "check": check_fixture(rng)}
     with open(OUT, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
