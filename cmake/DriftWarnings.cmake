@@ -4,6 +4,9 @@ add_library(drift::build_flags ALIAS drift_build_flags)
 target_compile_options(drift_build_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
     -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual>)
+# No silent fused multiply-adds: statistics must round exactly like the numpy/scipy expressions
+# they reproduce (bin edges, quantiles), whatever the ISA baseline.
+target_compile_options(drift_build_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-ffp-contract=off>)
 if(DRIFT_WERROR)
   target_compile_options(drift_build_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
 endif()
