@@ -48,12 +48,13 @@ double ks_statistic_sorted(std::span<const float> a_sorted, std::span<const floa
     const float v = take_a ? x : y;
     i += take_a ? 1 : 0;
     j += take_a ? 0 : 1;
-    x = i < n ? a[std::min(i, n - 1)] : kPastEnd;
-    y = j < m ? b[std::min(j, m - 1)] : kPastEnd;
-    const float next = std::min(x, y);
+    x = i < n ? a[i < n ? i : n - 1] : kPastEnd;
+    y = j < m ? b[j < m ? j : m - 1] : kPastEnd;
+    const float next = x < y ? x : y;
     const std::int64_t diff =
         std::abs(static_cast<std::int64_t>(i) * mm - static_cast<std::int64_t>(j) * nm);
-    const bool better = next != v && diff > best;
+    // `&`, not `&&`: both sides are cheap and a short-circuit branch mispredicts at ties.
+    const bool better = (next != v) & (diff > best);
     best = better ? diff : best;
     best_i = better ? i : best_i;
     best_j = better ? j : best_j;
