@@ -52,17 +52,9 @@ void evaluate_categorical(const FeatureProfile& profile, const ColumnView& colum
   std::unordered_map<std::string_view, std::size_t> index;
   index.reserve(categories.size());
   for (std::size_t k = 0; k < categories.size(); ++k) index.emplace(categories[k], k);
-  std::vector<std::uint64_t> per_code(column.dictionary.size(), 0);
-  for (const std::uint32_t code : column.codes) {
-    if (code == kMissingCode) {
-      ++out.missing_current;
-    } else if (code < per_code.size()) {
-      ++per_code[code];
-    } else {
-      throw InputError("feature '" + profile.name + "': category code " + std::to_string(code) +
-                       " is outside its dictionary");
-    }
-  }
+  const CodeCounts counts = count_codes(column);
+  const auto& per_code = counts.per_code;
+  out.missing_current = counts.missing;
   std::vector<std::uint64_t> reference_counts = profile.categorical.counts;
   std::vector<std::uint64_t> current_counts(reference_counts.size(), 0);
   for (std::size_t code = 0; code < per_code.size(); ++code) {

@@ -37,17 +37,9 @@ FeatureProfile profile_categorical(const ColumnView& column) {
   feature.name = column.name;
   feature.kind = FeatureKind::kCategorical;
   feature.rows = column.codes.size();
-  std::vector<std::uint64_t> per_code(column.dictionary.size(), 0);
-  for (const std::uint32_t code : column.codes) {
-    if (code == kMissingCode) {
-      ++feature.missing;
-    } else if (code < per_code.size()) {
-      ++per_code[code];
-    } else {
-      throw InputError("feature '" + column.name + "': category code " + std::to_string(code) +
-                       " is outside its dictionary");
-    }
-  }
+  const CodeCounts counts = count_codes(column);
+  const auto& per_code = counts.per_code;
+  feature.missing = counts.missing;
   for (std::size_t code = 0; code < per_code.size(); ++code) {
     if (per_code[code] == 0) continue;
     feature.categorical.categories.push_back(column.dictionary[code]);

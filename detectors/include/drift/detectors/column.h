@@ -39,6 +39,17 @@ struct SampleView {
   const ColumnView* find(std::string_view name) const;
 };
 
+/// How often each dictionary code occurs in a categorical column, and how many values are
+/// missing.
+struct CodeCounts {
+  std::vector<std::uint64_t> per_code;  ///< one entry per dictionary entry
+  std::uint64_t missing = 0;
+};
+
+/// Counts the codes of a categorical column. Throws InputError for a code outside the
+/// dictionary.
+CodeCounts count_codes(const ColumnView& column);
+
 /// Input the detectors cannot test: too few rows, a column of the wrong kind, an unknown
 /// feature. The message names the feature and the reason.
 class InputError : public std::runtime_error {
