@@ -55,12 +55,16 @@ inline std::string quote_for_message(std::string_view text) {
   return out;
 }
 
-/// Throws `source:LINE: message`, LINE being the 1-based line of byte `offset` in `text`.
+/// The 1-based line of byte `offset` in `text`.
+inline std::size_t line_of(std::string_view text, std::size_t offset) {
+  return 1 + static_cast<std::size_t>(std::count(
+                 text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+/// Throws `source:LINE: message`, LINE being the line of byte `offset` in `text`.
 [[noreturn]] inline void throw_at(std::string_view source, std::string_view text,
                                   std::size_t offset, std::string_view message) {
-  const auto line =
-      1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n');
-  throw TableError(std::string(source) + ":" + std::to_string(line) + ": " +
+  throw TableError(std::string(source) + ":" + std::to_string(line_of(text, offset)) + ": " +
                    std::string(message));
 }
 
@@ -87,8 +91,8 @@ inline void check_options(const ReadOptions& options, std::string_view source) {
   for (const auto& name : options.categorical) {
     const auto it = options.expected_kinds.find(name);
     if (it != options.expected_kinds.end() && it->second == FeatureKind::kNumeric) {
-      throw_file_error(source, "column '" + name +
-                                   "' is listed as categorical but expected to be numeric");
+      throw_file_error(source,
+                       "column '" + name + "' is listed as categorical but expected to be numeric");
     }
   }
 }
@@ -105,8 +109,7 @@ inline KindRule kind_rule(const ReadOptions& options, std::string_view name) {
 }
 
 /// Rejects a name in ReadOptions::categorical that is not one of the file's columns.
-inline void check_categorical_names(const ReadOptions& options,
-                                    std::span<const std::string> names,
+inline void check_categorical_names(const ReadOptions& options, std::span<const std::string> names,
                                     std::string_view source) {
   for (const auto& wanted : options.categorical) {
     if (std::find(names.begin(), names.end(), wanted) == names.end()) {
@@ -124,8 +127,7 @@ enum class NumberKind : std::uint8_t { kNumber, kMissing, kNotANumber };
 /// Decides a literal that from_chars<float> found out of float range: overflow is missing,
 /// underflow rounds to (signed) zero or a subnormal.
 [[gnu::noinline, gnu::cold]] inline NumberKind parse_out_of_range(const char* first,
-                                                                  const char* last,
-                                                                  float& value) {
+                                                                  const char* last, float& value) {
   double wide = 0.0;
   const auto [ptr, ec] = std::from_chars(first, last, wide);
   if (ec == std::errc{} && ptr == last) {
@@ -171,6 +173,51 @@ enum class NumberKind : std::uint8_t { kNumber, kMissing, kNotANumber };
   return NumberKind::kNumber;
 }
 
+/// Reads a plain decimal `[-]digits[.digits][(e|E)[+-]digits]` at `first` when the quick exact
+/// route applies (at most 19 digits: m * 10^e with m <= 2^53 and |e| <= 22, one correctly
+/// rounded double operation, and a double that is not halfway between two floats, so that
+/// rounding it to float rounds the exact value). Returns the end of the number, or nullptr when
+/// the text needs std::from_chars. The result equals from_chars<float>'s.
+inline const char* parse_plain_decimal(const char* first, const char* last, float& value) {
+  static constexpr double kPowersOf10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                           1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                           1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const auto digit = [](char c) { return static_cast<unsigned char>(c - '0') < 10; };
+  const char* p = first;
+  const bool negative = p != last && *p == '-';
+  if (negative) ++p;
+  std::uint64_t mantissa = 0;
+  const char* const integer = p;
+  for (; p != last && digit(*p); ++p) mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+  std::ptrdiff_t digits = p - integer;
+  std::ptrdiff_t exponent = 0;
+  if (p != last && *p == '.') {
+    const char* const fraction = ++p;
+    for (; p != last && digit(*p); ++p) {
+      mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+    }
+    exponent = fraction - p;
+    digits += p - fraction;
+  }
+  if (digits == 0 || digits > 19) return nullptr;
+  if (p != last && (*p == 'e' || *p == 'E')) {
+    ++p;
+    const bool negative_exponent = p != last && *p == '-';
+    if (p != last && (*p == '-' || *p == '+')) ++p;
+    const char* const start = p;
+    std::ptrdiff_t written = 0;
+    for (; p != last && digit(*p) && p - start < 4; ++p) written = written * 10 + (*p - '0');
+    if (p == start || (p != last && digit(*p))) return nullptr;
+    exponent += negative_exponent ? -written : written;
+  }
+  if (mantissa > (std::uint64_t{1} << 53) || exponent < -22 || exponent > 22) return nullptr;
+  double exact = static_cast<double>(mantissa);
+  exact = exponent < 0 ? exact / kPowersOf10[-exponent] : exact * kPowersOf10[exponent];
+  if ((std::bit_cast<std::uint64_t>(exact) & 0x1FFFFFFF) == 0x10000000) return nullptr;
+  value = static_cast<float>(negative ? -exact : exact);
+  return p;
+}
+
 /// Reads [first, last) as a float32: surrounding spaces/tabs ignored, a leading '+' accepted.
 /// Blank, nan, ±inf and literals that overflow float32 are missing.
 inline NumberKind parse_float(const char* first, const char* last, float& value) {
@@ -181,6 +228,7 @@ inline NumberKind parse_float(const char* first, const char* last, float& value)
     ++first;
     if (first == last || *first == '-') return NumberKind::kNotANumber;
   }
+  if (parse_plain_decimal(first, last, value) == last) return NumberKind::kNumber;
   const auto [ptr, ec] = std::from_chars(first, last, value);
   if (ptr != last) return NumberKind::kNotANumber;
   if (ec == std::errc::result_out_of_range) return parse_out_of_range(first, last, value);
@@ -238,8 +286,7 @@ struct ChunkPart {
 };
 
 /// Concatenates the parts of a numeric column.
-inline Column merge_numeric(std::string name, std::span<const ChunkPart> parts,
-                            std::size_t rows) {
+inline Column merge_numeric(std::string name, std::span<const ChunkPart> parts, std::size_t rows) {
   Column out;
   out.name = std::move(name);
   out.kind = FeatureKind::kNumeric;
@@ -295,14 +342,17 @@ inline Column merge_categorical(std::string name, std::span<const ChunkPart> par
 // Parallelism
 
 /// Runs loops over indices on ReadOptions::threads threads (0 = oneTBB's default); with one
-/// thread, inline on the caller's.
+/// thread, inline on the caller's. More threads than the machine has split the work as asked
+/// but run on the threads there are (oneTBB would warn and ignore the excess).
 class ParallelRunner {
  public:
   explicit ParallelRunner(int threads)
       : concurrency_(threads > 0 ? threads : tbb::info::default_concurrency()) {
-    if (concurrency_ > 1) arena_.emplace(concurrency_);
+    const int usable = std::min(concurrency_, tbb::info::default_concurrency());
+    if (usable > 1) arena_.emplace(usable);
   }
 
+  /// The parallelism asked for: what the work is split for.
   int concurrency() const { return concurrency_; }
 
   /// Calls body(i) for every i in [0, count), one task per index.
@@ -347,27 +397,22 @@ inline std::vector<std::size_t> split_lines(std::string_view text, std::size_t b
   for (std::size_t k = 0; k <= chunks; ++k) nominal[k] = begin + size / chunks * k;
   nominal[chunks] = text.size();
 
-  std::vector<std::size_t> quotes(chunks, 0);
+  const auto count_quotes = [&](std::size_t from, std::size_t to) {
+    return static_cast<std::size_t>(std::count(text.data() + from, text.data() + to, '"'));
+  };
+  std::vector<std::size_t> quotes(chunks, 0);  // quotes[k]: in [nominal[k], nominal[k + 1])
   if (quote_aware) {
-    runner.for_each(chunks, [&](std::size_t k) {
-      quotes[k] = static_cast<std::size_t>(
-          std::count(text.begin() + static_cast<std::ptrdiff_t>(nominal[k]),
-                     text.begin() + static_cast<std::ptrdiff_t>(nominal[k + 1]), '"'));
-    });
+    runner.for_each(chunks,
+                    [&](std::size_t k) { quotes[k] = count_quotes(nominal[k], nominal[k + 1]); });
   }
 
   std::vector<std::size_t> bounds{begin};
-  std::size_t quotes_before = 0;
+  std::size_t quotes_before = 0;  // in [begin, nominal[k])
   for (std::size_t k = 1; k < chunks; ++k) {
     quotes_before += quotes[k - 1];
     std::size_t pos = std::max(nominal[k], bounds.back());
     if (quote_aware) {
-      // Quotes between the nominal boundary and a previous boundary past it are counted too.
-      bool inside = (quotes_before + static_cast<std::size_t>(std::count(
-                                         text.begin() + static_cast<std::ptrdiff_t>(nominal[k]),
-                                         text.begin() + static_cast<std::ptrdiff_t>(pos), '"'))) %
-                        2 !=
-                    0;
+      bool inside = (quotes_before + count_quotes(nominal[k], pos)) % 2 != 0;
       for (; pos < text.size(); ++pos) {
         if (text[pos] == '"') {
           inside = !inside;
