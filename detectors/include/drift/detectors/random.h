@@ -7,7 +7,7 @@
 /// output function applied to x + 0x9E3779B97F4A7C15. Bounded integers use Lemire's
 /// multiply-shift with rejection. A subset of k of N items is a partial Fisher–Yates shuffle:
 /// p = 0..N-1; for i in 0..k-1: j = i + bounded(N - i); swap(p[i], p[j]); the subset is
-/// p[0..k-1]. tests/golden/make_golden.py re-implements this to produce reference values.
+/// p[0..k-1]. tests/golden/drift_random.py re-implements this to produce reference values.
 
 #include <cstdint>
 #include <span>
