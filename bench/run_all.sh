@@ -24,12 +24,15 @@ echo
 echo "== KS + PSI: $F features x $N reference rows x $N current rows (CPU backend, all cores)"
 /usr/bin/time -f "  bench_check max RSS %M KiB" \
   "$bin/bench_check" --features $F --rows $N --runs $RUNS --write-data "$data" --json "$data/check.json"
+"$bin/bench_check" --features $F --rows $N --runs 3 --threads 1 --json "$data/check1.json"
 $py bench/baseline_ks_psi.py "$data" --features $F --rows $N --runs $([ $quick -eq 1 ] && echo 1 || echo 3) \
   --json "$data/baseline_check.json"
 $py - "$data/check.json" "$data/baseline_check.json" <<'PY'
 import json, sys
 d, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-print(f"  per-window ratio (scipy loop / driftd): {b['window_s'] / d['window_s']:.1f}x")
+d1 = json.load(open(sys.argv[1].replace("check.json", "check1.json")))
+print(f"  per-window ratio (scipy loop / driftd): {b['window_s'] / d['window_s']:.1f}x "
+      f"({b['window_s'] / d1['window_s']:.1f}x with driftd on one thread)")
 print(f"  whole-check ratio incl. reference side: "
       f"{(b['window_s'] + b['reference_s']) / (d['window_s'] + d['profile_s']):.1f}x")
 PY
@@ -38,13 +41,10 @@ rm -f "$data"/*.f32
 if [ $quick -eq 1 ]; then MN=2000; MB=200; else MN=10000; MB=1000; fi
 echo
 echo "== MMD: $MN + $MN rows, d = 10, B = $MB"
-"$bin/bench_mmd" --n $MN --m $MN --d 10 --permutations $MB --write-data "$data" --json "$data/mmd.json"
-$py bench/baseline_mmd.py "$data" --permutations 100 --scale-to $MB --json "$data/baseline_mmd.json"
-$py - "$data/mmd.json" "$data/baseline_mmd.json" <<'PY'
-import json, sys
-d, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-print(f"  ratio (numpy per-permutation, scaled / driftd): {b['scaled_s'] / d['test_s']:.1f}x")
-PY
+"$bin/bench_mmd" --n $MN --m $MN --d 10 --permutations $MB --threads 1 --runs 3
+"$bin/bench_mmd" --n $MN --m $MN --d 10 --permutations $MB --write-data "$data"
+$py bench/baseline_mmd.py "$data" --permutations $([ $quick -eq 1 ] && echo 20 || echo 100)
+rm -f "$data"/*.f32
 
 echo
 echo "== reading input files"
