@@ -1,7 +1,9 @@
 #pragma once
-/// Internals of the MMD permutation test (detectors/src/mmd.cc): the tiled batched product
-/// K·A in float32 or float64 and the precision policy. Private to drift::detectors; the
-/// tests include it to compare the float32 path against the float64 one.
+/// Internals of the MMD permutation test: the tiled batched product K·A in float32 or float64
+/// (detectors/src/mmd_tiles.cc; the AVX-512 kernel in mmd_avx512.cc, the tile loop in
+/// mmd_common.h) and the precision policy (permutation_test, statistic_from_sums:
+/// detectors/src/mmd.cc). Private to drift::detectors; the tests include it to compare the
+/// float32 path against the float64 one.
 ///
 /// The product. Z is the pooled sample (N rows), K its Gaussian kernel matrix with a zeroed
 /// diagonal, A an N x C 0/1 indicator matrix (one column per split: the reference part). For
