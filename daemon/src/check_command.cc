@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "check_report.h"
+#include "drift/daemon/profile_file.h"
 #include "drift/daemon/table.h"
 #include "drift/detectors/reference_profile.h"
 #include "drift/gpu/gpu_backend.h"
@@ -61,23 +62,48 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
         gpu::select_backend(gpu::parse_backend_choice(options.backend));
 
     CheckTiming timing;
-    const auto read_start = Clock::now();
     ReadOptions read;
     read.categorical = options.categorical;
     read.threads = options.threads;
-    const Table reference = read_table(options.reference, read);
-    for (const auto& column : reference.columns) read.expected_kinds[column.name] = column.kind;
+    std::optional<ReferenceProfile> profile;
+    std::uint64_t reference_rows = 0;
+    if (looks_like_profile_file(options.reference)) {
+      if (!options.reference_flags.empty()) {
+        err << "driftd check: " << options.reference_flags.front()
+            << " shapes a reference profile and cannot apply to the saved profile "
+            << options.reference << "; rebuild the profile with it instead\n";
+        return kExitUsage;
+      }
+      const auto profile_start = Clock::now();
+      profile = read_profile_file(options.reference);
+      timing.profile_ms = ms_since(profile_start);
+      reference_rows = profile->rows();
+      for (const auto& feature : profile->features()) read.expected_kinds[feature.name] = feature.kind;
+      if (options.evaluation.tests.mmd && !profile->mmd()) {
+        throw std::runtime_error("the profile " + options.reference +
+                                 " was built without MMD; rebuild it with --tests mmd");
+      }
+    }
+    const auto read_start = Clock::now();
+    std::optional<Table> reference;
+    if (!profile) {
+      reference = read_table(options.reference, read);
+      reference_rows = reference->rows;
+      for (const auto& column : reference->columns) read.expected_kinds[column.name] = column.kind;
+    }
     const Table current = read_table(options.current, read);
     timing.read_ms = ms_since(read_start);
 
-    const auto profile_start = Clock::now();
-    const ReferenceProfile profile =
-        ReferenceProfile::build(reference.view(), profile_options(options, reference));
-    timing.profile_ms = ms_since(profile_start);
+    if (!profile) {
+      const auto profile_start = Clock::now();
+      profile = ReferenceProfile::build(reference->view(), profile_options(options, *reference));
+      timing.profile_ms = ms_since(profile_start);
+    }
+    if (!options.save_profile.empty()) write_profile_file(options.save_profile, *profile);
 
     const auto tests_start = Clock::now();
-    EvaluationResult result = backend->evaluate(profile, current.view(), options.evaluation);
-    result.reference_rows = reference.rows;
+    EvaluationResult result = backend->evaluate(*profile, current.view(), options.evaluation);
+    result.reference_rows = reference_rows;
     result.current_rows = current.rows;
     timing.tests_ms = ms_since(tests_start);
 

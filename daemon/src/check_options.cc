@@ -11,7 +11,8 @@ namespace {
 constexpr std::string_view kUsage = R"(usage: driftd check --reference REF --current CUR [options]
 
 Compares CUR against REF with the same detectors as `driftd run` and reports per-feature
-and dataset drift. Files ending in .jsonl or .ndjson are JSON lines, anything else CSV.
+and dataset drift. Files ending in .jsonl or .ndjson are JSON lines, anything else CSV;
+REF may also be a profile written by --save-profile.
 
   --format json|text|both      report format (default json; both: text on stdout, JSON to --output)
   --output FILE                write the report to FILE instead of stdout
@@ -30,6 +31,8 @@ and dataset drift. Files ending in .jsonl or .ndjson are JSON lines, anything el
   --min-effect ks=D,chi2=V,mmd=M     minimum effect sizes to call drift (default 0)
   --min-rows N                 fewer non-missing rows in a feature is an error (default 1)
   --categorical a,b            treat these columns as categorical
+  --save-profile FILE          also write the reference profile to FILE; a later check can
+                               take FILE as --reference and skip reading and profiling
   --fail-on-drift              exit with status 3 when drift is detected
   --seed S                     seed for MMD permutations and subsampling (default 0)
   --backend auto|cpu|gpu       compute backend (default auto)
@@ -138,6 +141,12 @@ CheckOptions parse_check_options(std::span<const std::string_view> args) {
     if (i + 1 >= args.size()) throw UsageError(std::string(flag) + ": missing value");
     const std::string_view v = args[++i];
     auto& e = o.evaluation;
+    static constexpr std::string_view kReferenceFlags[] = {
+        "--psi-bins", "--mmd-features", "--mmd-sigma", "--mmd-max-rows", "--mmd-standardize",
+        "--categorical"};
+    for (const auto name : kReferenceFlags) {
+      if (flag == name) o.reference_flags.emplace_back(flag);
+    }
     if (flag == "--reference") o.reference = v;
     else if (flag == "--current") o.current = v;
     else if (flag == "--format")
@@ -188,6 +197,7 @@ CheckOptions parse_check_options(std::span<const std::string_view> args) {
     else if (flag == "--min-rows") e.min_rows = parse_count(flag, v, 1);
     else if (flag == "--categorical") o.categorical = split_list(v);
     else if (flag == "--seed") e.seed = parse_count(flag, v, 0);
+    else if (flag == "--save-profile") o.save_profile = v;
     else if (flag == "--backend") {
       if (v != "auto" && v != "cpu" && v != "gpu") {
         throw UsageError("--backend: expected auto|cpu|gpu, not '" + std::string(v) + "'");

@@ -217,3 +217,64 @@ TEST_CASE("asking for the GPU backend without a usable GPU fails with the reason
   CHECK(run.exit_code == 1);
   CHECK(run.err.find("GPU backend unavailable") != std::string::npos);
 }
+
+TEST_CASE("a saved reference profile gives the same report as the reference file",
+          "[check][integration]") {
+  TempDir dir;
+  const std::string saved = dir.path() + "/reference.profile";
+  auto args = golden_pair();
+  args.insert(args.end(), {"--tests", "ks,psi,chi2,mmd", "--mmd-permutations", "100",
+                           "--save-profile", saved});
+  const auto first = driftd(args);
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  args[2] = saved;  // --reference
+  args.resize(args.size() - 2);
+  const auto second = driftd(args);
+  INFO(second.err);
+  REQUIRE(second.exit_code == 0);
+  auto a = nlohmann::json::parse(first.out);
+  auto b = nlohmann::json::parse(second.out);
+  a.erase("timing_ms");
+  b.erase("timing_ms");
+  CHECK(a == b);
+}
+
+TEST_CASE("a corrupt or truncated profile is reported with its path", "[check][integration]") {
+  TempDir dir;
+  const std::string saved = dir.path() + "/ref.profile";
+  auto args = golden_pair();
+  args.insert(args.end(), {"--save-profile", saved});
+  REQUIRE(driftd(args).exit_code == 0);
+  std::ifstream in(saved, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] = static_cast<char>(flipped[bytes.size() / 2] ^ 1);
+  const auto current = drift::test::golden_path("check_current.csv");
+  for (const auto& [name, content, needle] :
+       {std::tuple<std::string, std::string, std::string>{"truncated.profile", bytes.substr(0, bytes.size() - 9), "truncated"},
+        {"flipped.profile", flipped, "checksum mismatch"}}) {
+    const auto path = dir.write(name, content);
+    const auto run = driftd({"check", "--reference", path, "--current", current});
+    INFO(run.err);
+    CHECK(run.exit_code == 1);
+    CHECK(count_lines(run.err) == 1);
+    CHECK(run.err.find(path) != std::string::npos);
+    CHECK(run.err.find(needle) != std::string::npos);
+  }
+}
+
+TEST_CASE("reference-side flags cannot silently miss a saved profile", "[check][integration]") {
+  TempDir dir;
+  const std::string saved = dir.path() + "/ref.profile";
+  auto args = golden_pair();
+  args.insert(args.end(), {"--save-profile", saved});
+  REQUIRE(driftd(args).exit_code == 0);
+  const auto current = drift::test::golden_path("check_current.csv");
+  const auto bins = driftd({"check", "--reference", saved, "--current", current, "--psi-bins", "5"});
+  CHECK(bins.exit_code == 2);
+  CHECK(bins.err.find("--psi-bins") != std::string::npos);
+  const auto mmd = driftd({"check", "--reference", saved, "--current", current, "--tests", "mmd"});
+  CHECK(mmd.exit_code == 1);
+  CHECK(mmd.err.find("built without MMD") != std::string::npos);
+}

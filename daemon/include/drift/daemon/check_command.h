@@ -32,6 +32,9 @@ struct CheckOptions {
   bool mmd_standardize = true;
   std::vector<std::string> categorical;
   bool fail_on_drift = false;
+  std::string save_profile;  ///< write the reference profile here (empty = don't)
+  /// Reference-side flags given on the command line (they cannot apply to a saved profile).
+  std::vector<std::string> reference_flags;
   std::string backend = "auto";
   int threads = 0;  ///< 0 = all cores
 };
