@@ -33,13 +33,20 @@ Args parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string v = argv[i + 1];
-    if (flag == "--features") a.features = std::stoul(v);
-    else if (flag == "--rows") a.rows = std::stoul(v);
-    else if (flag == "--current-rows") a.current_rows = std::stoul(v);
-    else if (flag == "--runs") a.runs = std::stoi(v);
-    else if (flag == "--threads") a.threads = std::stoi(v);
-    else if (flag == "--write-data") a.write_data = v;
-    else if (flag == "--json") a.json = v;
+    if (flag == "--features")
+      a.features = std::stoul(v);
+    else if (flag == "--rows")
+      a.rows = std::stoul(v);
+    else if (flag == "--current-rows")
+      a.current_rows = std::stoul(v);
+    else if (flag == "--runs")
+      a.runs = std::stoi(v);
+    else if (flag == "--threads")
+      a.threads = std::stoi(v);
+    else if (flag == "--write-data")
+      a.write_data = v;
+    else if (flag == "--json")
+      a.json = v;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -56,7 +63,8 @@ std::vector<float> generate(std::size_t features, std::size_t rows, bool current
     drift::bench::NormalSource source(f * 7919 + (current ? 1 : 0) * 104729 + 1);
     const float shift = current && f % 3 == 0 ? 0.01f : 0.0f;
     float* column = data.data() + f * rows;
-    for (std::size_t k = 0; k < rows; ++k) column[k] = source.next(shift, 1.0f + 0.01f * static_cast<float>(f % 7));
+    for (std::size_t k = 0; k < rows; ++k)
+      column[k] = source.next(shift, 1.0f + 0.01f * static_cast<float>(f % 7));
   });
   return data;
 }
@@ -75,7 +83,8 @@ drift::SampleView view_of(const std::vector<float>& data, std::size_t features, 
 
 void write_binary(const std::string& path, const std::vector<float>& data) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+  out.write(reinterpret_cast<const char*>(data.data()),
+            static_cast<std::streamsize>(data.size() * sizeof(float)));
 }
 
 }  // namespace
@@ -84,7 +93,8 @@ int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
   std::optional<tbb::global_control> limit;
   if (args.threads > 0) {
-    limit.emplace(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(args.threads));
+    limit.emplace(tbb::global_control::max_allowed_parallelism,
+                  static_cast<std::size_t>(args.threads));
   }
   std::vector<std::string> names;
   for (std::size_t f = 0; f < args.features; ++f) {

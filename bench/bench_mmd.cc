@@ -31,10 +31,10 @@
 #include <string>
 #include <vector>
 
-#include "mmd_tiles.h"  // float32 kernel selection (private to detectors)
 #include "drift/detectors/column.h"
 #include "drift/detectors/mmd.h"
 #include "drift/detectors/random.h"
+#include "mmd_tiles.h"  // float32 kernel selection (private to detectors)
 
 namespace {
 

@@ -78,7 +78,8 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
       profile = read_profile_file(options.reference);
       timing.profile_ms = ms_since(profile_start);
       reference_rows = profile->rows();
-      for (const auto& feature : profile->features()) read.expected_kinds[feature.name] = feature.kind;
+      for (const auto& feature : profile->features())
+        read.expected_kinds[feature.name] = feature.kind;
       if (options.evaluation.tests.mmd && !profile->mmd()) {
         throw std::runtime_error("the profile " + options.reference +
                                  " was built without MMD; rebuild it with --tests mmd");
@@ -110,12 +111,16 @@ int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err)
     const std::string json = render_json(result, timing);
     switch (options.format) {
       case ReportFormat::kJson:
-        if (options.output.empty()) out << json;
-        else write_file(options.output, json);
+        if (options.output.empty())
+          out << json;
+        else
+          write_file(options.output, json);
         break;
       case ReportFormat::kText:
-        if (options.output.empty()) out << render_text(result, timing);
-        else write_file(options.output, render_text(result, timing));
+        if (options.output.empty())
+          out << render_text(result, timing);
+        else
+          write_file(options.output, render_text(result, timing));
         break;
       case ReportFormat::kBoth:
         out << render_text(result, timing);
@@ -139,7 +144,8 @@ int check_main(std::span<const std::string_view> args, std::ostream& out, std::o
       out << check_usage();
       return kExitOk;
     }
-    err << "driftd check: " << e.what() << "\n" << "run 'driftd check --help' for usage\n";
+    err << "driftd check: " << e.what() << "\n"
+        << "run 'driftd check --help' for usage\n";
     return kExitUsage;
   }
   return run_check(options, out, err);

@@ -100,11 +100,16 @@ void parse_tests(std::string_view text, TestSelection& tests) {
   const auto names = split_list(text);
   if (names.empty()) throw UsageError("--tests: the list is empty");
   for (const auto& name : names) {
-    if (name == "ks") tests.ks = true;
-    else if (name == "psi") tests.psi = true;
-    else if (name == "chi2") tests.chi2 = true;
-    else if (name == "mmd") tests.mmd = true;
-    else throw UsageError("--tests: unknown test '" + name + "' (expected ks, psi, chi2, mmd)");
+    if (name == "ks")
+      tests.ks = true;
+    else if (name == "psi")
+      tests.psi = true;
+    else if (name == "chi2")
+      tests.chi2 = true;
+    else if (name == "mmd")
+      tests.mmd = true;
+    else
+      throw UsageError("--tests: unknown test '" + name + "' (expected ks, psi, chi2, mmd)");
   }
 }
 
@@ -117,10 +122,14 @@ void parse_min_effect(std::string_view text, MinEffect& effect) {
     const std::string test = item.substr(0, eq);
     const double value = parse_double("--min-effect", std::string_view(item).substr(eq + 1));
     if (value < 0.0) throw UsageError("--min-effect: " + test + " must not be negative");
-    if (test == "ks") effect.ks = value;
-    else if (test == "chi2") effect.chi2 = value;
-    else if (test == "mmd") effect.mmd = value;
-    else throw UsageError("--min-effect: unknown test '" + test + "' (expected ks, chi2, mmd)");
+    if (test == "ks")
+      effect.ks = value;
+    else if (test == "chi2")
+      effect.chi2 = value;
+    else if (test == "mmd")
+      effect.mmd = value;
+    else
+      throw UsageError("--min-effect: unknown test '" + test + "' (expected ks, chi2, mmd)");
   }
 }
 
@@ -141,71 +150,83 @@ CheckOptions parse_check_options(std::span<const std::string_view> args) {
     if (i + 1 >= args.size()) throw UsageError(std::string(flag) + ": missing value");
     const std::string_view v = args[++i];
     auto& e = o.evaluation;
-    static constexpr std::string_view kReferenceFlags[] = {
-        "--psi-bins", "--mmd-features", "--mmd-sigma", "--mmd-max-rows", "--mmd-standardize",
-        "--categorical"};
+    static constexpr std::string_view kReferenceFlags[] = {"--psi-bins",        "--mmd-features",
+                                                           "--mmd-sigma",       "--mmd-max-rows",
+                                                           "--mmd-standardize", "--categorical"};
     for (const auto name : kReferenceFlags) {
       if (flag == name) o.reference_flags.emplace_back(flag);
     }
-    if (flag == "--reference") o.reference = v;
-    else if (flag == "--current") o.current = v;
+    if (flag == "--reference")
+      o.reference = v;
+    else if (flag == "--current")
+      o.current = v;
     else if (flag == "--format")
-      o.format = parse_choice<ReportFormat>(flag, v, {{"json", ReportFormat::kJson},
-                                                      {"text", ReportFormat::kText},
-                                                      {"both", ReportFormat::kBoth}});
-    else if (flag == "--output") o.output = v;
-    else if (flag == "--tests") { parse_tests(v, e.tests); tests_given = true; }
-    else if (flag == "--p-value") {
+      o.format = parse_choice<ReportFormat>(flag, v,
+                                            {{"json", ReportFormat::kJson},
+                                             {"text", ReportFormat::kText},
+                                             {"both", ReportFormat::kBoth}});
+    else if (flag == "--output")
+      o.output = v;
+    else if (flag == "--tests") {
+      parse_tests(v, e.tests);
+      tests_given = true;
+    } else if (flag == "--p-value") {
       e.alpha = parse_double(flag, v);
       if (!(e.alpha > 0.0 && e.alpha < 1.0)) throw UsageError("--p-value: must be in (0, 1)");
-    }
-    else if (flag == "--correction")
-      e.correction = parse_choice<Correction>(flag, v, {{"none", Correction::kNone},
-                                                        {"bonferroni", Correction::kBonferroni},
-                                                        {"fdr", Correction::kFdr}});
+    } else if (flag == "--correction")
+      e.correction = parse_choice<Correction>(flag, v,
+                                              {{"none", Correction::kNone},
+                                               {"bonferroni", Correction::kBonferroni},
+                                               {"fdr", Correction::kFdr}});
     else if (flag == "--ks-method")
-      e.ks_method = parse_choice<KsMethod>(flag, v, {{"auto", KsMethod::kAuto},
-                                                     {"exact", KsMethod::kExact},
-                                                     {"asymp", KsMethod::kAsymp}});
+      e.ks_method = parse_choice<KsMethod>(
+          flag, v,
+          {{"auto", KsMethod::kAuto}, {"exact", KsMethod::kExact}, {"asymp", KsMethod::kAsymp}});
     else if (flag == "--psi-bins") {
       const auto bins = parse_count(flag, v, 2);
       if (bins > 1000) throw UsageError("--psi-bins: at most 1000");
       o.psi_bins = static_cast<int>(bins);
-    }
-    else if (flag == "--psi-binning")
-      e.psi_binning = parse_choice<PsiBinning>(flag, v, {{"quantile", PsiBinning::kQuantile},
-                                                         {"evidently", PsiBinning::kEvidently}});
+    } else if (flag == "--psi-binning")
+      e.psi_binning = parse_choice<PsiBinning>(
+          flag, v, {{"quantile", PsiBinning::kQuantile}, {"evidently", PsiBinning::kEvidently}});
     else if (flag == "--psi-threshold") {
       e.psi_threshold = parse_double(flag, v);
       if (e.psi_threshold < 0.0) throw UsageError("--psi-threshold: must not be negative");
-    }
-    else if (flag == "--mmd-features") {
+    } else if (flag == "--mmd-features") {
       o.mmd_features = split_list(v);
       if (o.mmd_features.empty()) throw UsageError("--mmd-features: the list is empty");
-    }
-    else if (flag == "--mmd-permutations") e.mmd_permutations = parse_count(flag, v, 1);
+    } else if (flag == "--mmd-permutations")
+      e.mmd_permutations = parse_count(flag, v, 1);
     else if (flag == "--mmd-sigma") {
-      if (v == "median") o.mmd_sigma.reset();
+      if (v == "median")
+        o.mmd_sigma.reset();
       else {
         o.mmd_sigma = parse_double(flag, v);
         if (*o.mmd_sigma <= 0.0) throw UsageError("--mmd-sigma: must be positive or 'median'");
       }
-    }
-    else if (flag == "--mmd-max-rows") o.mmd_max_rows = parse_count(flag, v, 2);
-    else if (flag == "--mmd-standardize") o.mmd_standardize = parse_bool(flag, v);
-    else if (flag == "--min-effect") parse_min_effect(v, e.min_effect);
-    else if (flag == "--min-rows") e.min_rows = parse_count(flag, v, 1);
-    else if (flag == "--categorical") o.categorical = split_list(v);
-    else if (flag == "--seed") e.seed = parse_count(flag, v, 0);
-    else if (flag == "--save-profile") o.save_profile = v;
+    } else if (flag == "--mmd-max-rows")
+      o.mmd_max_rows = parse_count(flag, v, 2);
+    else if (flag == "--mmd-standardize")
+      o.mmd_standardize = parse_bool(flag, v);
+    else if (flag == "--min-effect")
+      parse_min_effect(v, e.min_effect);
+    else if (flag == "--min-rows")
+      e.min_rows = parse_count(flag, v, 1);
+    else if (flag == "--categorical")
+      o.categorical = split_list(v);
+    else if (flag == "--seed")
+      e.seed = parse_count(flag, v, 0);
+    else if (flag == "--save-profile")
+      o.save_profile = v;
     else if (flag == "--backend") {
       if (v != "auto" && v != "cpu" && v != "gpu") {
         throw UsageError("--backend: expected auto|cpu|gpu, not '" + std::string(v) + "'");
       }
       o.backend = v;
-    }
-    else if (flag == "--threads") o.threads = static_cast<int>(parse_count(flag, v, 1));
-    else throw UsageError("unknown option '" + std::string(flag) + "'");
+    } else if (flag == "--threads")
+      o.threads = static_cast<int>(parse_count(flag, v, 1));
+    else
+      throw UsageError("unknown option '" + std::string(flag) + "'");
   }
   if (o.reference.empty()) throw UsageError("--reference is required");
   if (o.current.empty()) throw UsageError("--current is required");

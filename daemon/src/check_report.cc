@@ -158,19 +158,24 @@ std::string render_text(const EvaluationResult& result, const CheckTiming& timin
       row.kind.clear();
       row.missing.clear();
     };
-    if (f.ks) emit("ks", f.ks->result.statistic, fmt("%.4g", f.ks->result.p_value), f.ks->threshold, f.ks->drift);
-    if (f.chi2) emit("chi2", f.chi2->result.statistic, fmt("%.4g", f.chi2->result.p_value), f.chi2->threshold, f.chi2->drift);
+    if (f.ks)
+      emit("ks", f.ks->result.statistic, fmt("%.4g", f.ks->result.p_value), f.ks->threshold,
+           f.ks->drift);
+    if (f.chi2)
+      emit("chi2", f.chi2->result.statistic, fmt("%.4g", f.chi2->result.p_value), f.chi2->threshold,
+           f.chi2->drift);
     if (f.psi) emit("psi", f.psi->result.statistic, "", f.psi->threshold, f.psi->drift);
   }
   if (result.mmd) {
     const auto& m = *result.mmd;
     std::string features;
     for (const auto& name : m.features) features += (features.empty() ? "" : ", ") + name;
-    out += "\nmultivariate MMD over [" + features + "]: MMD^2 = " + fmt("%.6g", m.result.statistic) +
-           ", p = " + fmt("%.4g", m.result.p_value) + " (" +
-           std::to_string(m.result.permutations) + " permutations, sigma " +
-           fmt("%.4g", m.result.sigma) + ", rows " + std::to_string(m.result.reference_rows) + "/" +
-           std::to_string(m.result.current_rows) + ")" + (m.drift ? "  DRIFT" : "") + "\n";
+    out += "\nmultivariate MMD over [" + features +
+           "]: MMD^2 = " + fmt("%.6g", m.result.statistic) +
+           ", p = " + fmt("%.4g", m.result.p_value) + " (" + std::to_string(m.result.permutations) +
+           " permutations, sigma " + fmt("%.4g", m.result.sigma) + ", rows " +
+           std::to_string(m.result.reference_rows) + "/" + std::to_string(m.result.current_rows) +
+           ")" + (m.drift ? "  DRIFT" : "") + "\n";
   }
   out += "\ntiming: read " + fmt("%.1f", timing.read_ms) + " ms, profile " +
          fmt("%.1f", timing.profile_ms) + " ms, tests " + fmt("%.1f", timing.tests_ms) +

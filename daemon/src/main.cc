@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   if (command == "version" || command == "--version") {
     const auto gpu = drift::gpu::probe();
     std::cout << "driftd " << DRIFT_VERSION << "\nbackends: cpu"
-              << (gpu.available ? ", gpu (" + gpu.device_name + ")" : ", gpu unavailable: " + gpu.reason)
+              << (gpu.available ? ", gpu (" + gpu.device_name + ")"
+                                : ", gpu unavailable: " + gpu.reason)
               << "\n";
     return 0;
   }

@@ -8,9 +8,12 @@ namespace drift {
 
 std::string_view to_string(Correction correction) {
   switch (correction) {
-    case Correction::kNone: return "none";
-    case Correction::kBonferroni: return "bonferroni";
-    case Correction::kFdr: return "fdr";
+    case Correction::kNone:
+      return "none";
+    case Correction::kBonferroni:
+      return "bonferroni";
+    case Correction::kFdr:
+      return "fdr";
   }
   return "bonferroni";
 }
@@ -24,8 +27,12 @@ CorrectedDecisions correct(std::span<const double> p_values, double alpha, Corre
   }
   const double f = static_cast<double>(std::max<std::size_t>(family.size(), 1));
   switch (correction) {
-    case Correction::kNone: out.cutoff = alpha; break;
-    case Correction::kBonferroni: out.cutoff = alpha / f; break;
+    case Correction::kNone:
+      out.cutoff = alpha;
+      break;
+    case Correction::kBonferroni:
+      out.cutoff = alpha / f;
+      break;
     case Correction::kFdr: {
       // Benjamini–Hochberg: the largest k with p_(k) < alpha k / F; when none, report the cutoff
       // the smallest p-value would have had to beat.

@@ -18,8 +18,8 @@ void require_rows(const std::string& feature, std::uint64_t reference, std::uint
     const bool ref_short = reference < needed;
     throw InputError("feature '" + feature + "' has " +
                      std::to_string(ref_short ? reference : current) + " non-missing rows in the " +
-                     (ref_short ? "reference" : "current") + " sample, fewer than min_rows = " +
-                     std::to_string(needed));
+                     (ref_short ? "reference" : "current") +
+                     " sample, fewer than min_rows = " + std::to_string(needed));
   }
 }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "ks_internal.h"
@@ -20,9 +20,12 @@ constexpr std::uint64_t kMaxAutoExactN = 10000;
 
 std::string_view to_string(KsMethod method) {
   switch (method) {
-    case KsMethod::kAuto: return "auto";
-    case KsMethod::kExact: return "exact";
-    case KsMethod::kAsymp: return "asymp";
+    case KsMethod::kAuto:
+      return "auto";
+    case KsMethod::kExact:
+      return "exact";
+    case KsMethod::kAsymp:
+      return "asymp";
   }
   return "auto";
 }

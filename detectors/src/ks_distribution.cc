@@ -178,11 +178,22 @@ double band_outside(std::uint64_t n, std::uint64_t m, std::uint64_t h) {
 
 /// stirlerr(k) = log(k!) - (k + 1/2) log k + k - log sqrt(2 pi).
 double stirlerr(std::uint64_t k) {
-  static constexpr std::array<double, 16> kTable = {
-      0.0,                   0.08106146679532726,  0.0413406959554093,   0.02767792568499834,
-      0.020790672103765093,  0.016644691189821193, 0.013876128823070748, 0.01189670994589177,
-      0.010411265261972096,  0.009255462182712733, 0.00833056343336287,  0.007573675487951841,
-      0.00694284010720953,   0.006408994188004207, 0.0059513701127588475, 0.005554733551962801};
+  static constexpr std::array<double, 16> kTable = {0.0,
+                                                    0.08106146679532726,
+                                                    0.0413406959554093,
+                                                    0.02767792568499834,
+                                                    0.020790672103765093,
+                                                    0.016644691189821193,
+                                                    0.013876128823070748,
+                                                    0.01189670994589177,
+                                                    0.010411265261972096,
+                                                    0.009255462182712733,
+                                                    0.00833056343336287,
+                                                    0.007573675487951841,
+                                                    0.00694284010720953,
+                                                    0.006408994188004207,
+                                                    0.0059513701127588475,
+                                                    0.005554733551962801};
   if (k < kTable.size()) return kTable[k];
   constexpr double s0 = 1.0 / 12.0, s1 = 1.0 / 360.0, s2 = 1.0 / 1260.0, s3 = 1.0 / 1680.0,
                    s4 = 1.0 / 1188.0;
@@ -239,8 +250,9 @@ struct LogSum {
   }
   /// acc measured on the scale exp(to_ref).
   double at(double to_ref) const { return acc == 0.0 ? 0.0 : acc * std::exp(ref - to_ref); }
-  double log_value() const { return acc == 0.0 ? -std::numeric_limits<double>::infinity()
-                                               : ref + std::log(acc); }
+  double log_value() const {
+    return acc == 0.0 ? -std::numeric_limits<double>::infinity() : ref + std::log(acc);
+  }
   double value(double scale = 1.0) const {
     if (acc == 0.0) return 0.0;
     if (ref > -700.0) return acc * scale * std::exp(ref);
@@ -258,8 +270,13 @@ struct LogSum {
 class BirnbaumTingey {
  public:
   BirnbaumTingey(std::uint64_t n, double d, std::uint64_t nd_floor, double nd_frac)
-      : n_(n), nn_(static_cast<double>(n)), d_(d), floor_(nd_floor), frac_(nd_frac),
-        c_(static_cast<double>(nd_floor) + nd_frac), last_(n - nd_floor - 1),
+      : n_(n),
+        nn_(static_cast<double>(n)),
+        d_(d),
+        floor_(nd_floor),
+        frac_(nd_frac),
+        c_(static_cast<double>(nd_floor) + nd_frac),
+        last_(n - nd_floor - 1),
         stirlerr_n_(stirlerr(n)) {}
 
   std::uint64_t last() const { return last_; }
@@ -270,9 +287,8 @@ class BirnbaumTingey {
     const double rest = static_cast<double>(n_ - v);
     const double np = static_cast<double>(floor_ + v) + frac_;       // c + v
     const double nq = static_cast<double>(n_ - v - floor_) - frac_;  // n - v - c > 0
-    return -std::log1p(dv / c_) + stirlerr_n_ - stirlerr(v) - stirlerr(n_ - v) -
-           bd0(dv, np, -c_) - bd0(rest, nq, c_) + 0.5 * std::log(nn_ / (dv * rest)) -
-           kHalfLog2Pi;
+    return -std::log1p(dv / c_) + stirlerr_n_ - stirlerr(v) - stirlerr(n_ - v) - bd0(dv, np, -c_) -
+           bd0(rest, nq, c_) + 0.5 * std::log(nn_ / (dv * rest)) - kHalfLog2Pi;
   }
 
  private:
@@ -416,9 +432,8 @@ double durbin_cdf(std::uint64_t n, double d) {
     big_h(m - 1, m - 1 - i) = big_h(i, 0);
   }
   const double corner_extra = h > 0.5 ? std::pow(2.0 * h - 1.0, static_cast<double>(m)) : 0.0;
-  big_h(m - 1, 0) =
-      (1.0 - 2.0 * std::pow(h, static_cast<double>(m)) + corner_extra) *
-      inv_fact[static_cast<std::size_t>(m)];
+  big_h(m - 1, 0) = (1.0 - 2.0 * std::pow(h, static_cast<double>(m)) + corner_extra) *
+                    inv_fact[static_cast<std::size_t>(m)];
 
   Matrix result = Matrix::Identity(m, m);
   std::int64_t result_exp = 0;
@@ -523,8 +538,8 @@ double pelz_good(std::uint64_t n, double x) {
 /// log(n!/n^n) by Stirling's series with n log n taken out (as scipy evaluates it for n > 140).
 double log_nfactorial_div_n_pow_n(double n) {
   static constexpr std::array<double, 8> kCoeffs = {
-      -2.955065359477124183e-2, 6.4102564102564102564e-3, -1.9175269175269175269e-3,
-      8.4175084175084175084e-4, -5.952380952380952381e-4, 7.9365079365079365079e-4,
+      -2.955065359477124183e-2,  6.4102564102564102564e-3, -1.9175269175269175269e-3,
+      8.4175084175084175084e-4,  -5.952380952380952381e-4, 7.9365079365079365079e-4,
       -2.7777777777777777778e-3, 8.3333333333333333333e-2};
   const double rn = 1.0 / n;
   const double x = rn / n;
@@ -573,7 +588,7 @@ double kolmogorov_sf(double d, std::uint64_t n) {
     return clip01(1.0 - cdf);
   }
   if (t >= nn - 1.0) return clip01(2.0 * std::pow(1.0 - d, nn));  // Ruben–Gambino
-  if (d >= 0.5) return clip01(2.0 * smirnov_sf(n, d));           // exact: D+ and D- exclusive
+  if (d >= 0.5) return clip01(2.0 * smirnov_sf(n, d));            // exact: D+ and D- exclusive
 
   const double s = t * d;  // n d^2
   if (n <= 140) {

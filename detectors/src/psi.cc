@@ -42,7 +42,8 @@ double psi_sum(std::span<const double> p, std::span<const double> q) {
 
 // Counts of every distinct value of the pooled samples, one bin per value, ascending.
 void count_distinct(std::span<const float> ref, std::span<const float> cur,
-                    std::vector<std::uint64_t>& ref_counts, std::vector<std::uint64_t>& cur_counts) {
+                    std::vector<std::uint64_t>& ref_counts,
+                    std::vector<std::uint64_t>& cur_counts) {
   std::size_t i = 0;
   std::size_t j = 0;
   while (i < ref.size() || j < cur.size()) {
@@ -90,9 +91,12 @@ std::vector<std::uint64_t> histogram_counts(std::span<const float> sorted,
 
 std::string_view to_string(PsiBinning binning) {
   switch (binning) {
-    case PsiBinning::kQuantile: return "quantile";
-    case PsiBinning::kEvidently: return "evidently";
-    case PsiBinning::kCategories: return "categories";
+    case PsiBinning::kQuantile:
+      return "quantile";
+    case PsiBinning::kEvidently:
+      return "evidently";
+    case PsiBinning::kCategories:
+      return "categories";
   }
   return "quantile";
 }
@@ -150,13 +154,12 @@ double psi_floored(std::span<const double> reference, std::span<const double> cu
 }
 
 PsiResult psi_quantile(std::span<const float> reference_sorted,
-                       std::span<const float> current_sorted,
-                       std::span<const double> inner_edges) {
+                       std::span<const float> current_sorted, std::span<const double> inner_edges) {
   PsiResult result;
   result.binning = PsiBinning::kQuantile;
   result.edges.assign(inner_edges.begin(), inner_edges.end());
-  result.reference_proportions = shares(count_in_upper_closed_bins(reference_sorted, inner_edges),
-                                        reference_sorted.size());
+  result.reference_proportions =
+      shares(count_in_upper_closed_bins(reference_sorted, inner_edges), reference_sorted.size());
   result.current_proportions =
       shares(count_in_upper_closed_bins(current_sorted, inner_edges), current_sorted.size());
   result.statistic = psi_floored(result.reference_proportions, result.current_proportions);

@@ -1,8 +1,8 @@
 #include "drift/detectors/random.h"
 
+#include <algorithm>
 #include <numeric>
 #include <utility>
-#include <algorithm>
 
 namespace drift::random {
 

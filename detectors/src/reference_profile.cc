@@ -95,11 +95,11 @@ const FeatureProfile* ReferenceProfile::find(std::string_view name) const {
 bool ReferenceProfile::operator==(const ReferenceProfile& other) const {
   const auto& a = options_;
   const auto& b = other.options_;
-  const bool same_options =
-      a.psi_bins == b.psi_bins && a.build_mmd == b.build_mmd &&
-      a.mmd.features == b.mmd.features && a.mmd.standardize == b.mmd.standardize &&
-      a.mmd.max_rows == b.mmd.max_rows && a.mmd.sigma == b.mmd.sigma &&
-      a.mmd.sigma_rows == b.mmd.sigma_rows && a.mmd.seed == b.mmd.seed;
+  const bool same_options = a.psi_bins == b.psi_bins && a.build_mmd == b.build_mmd &&
+                            a.mmd.features == b.mmd.features &&
+                            a.mmd.standardize == b.mmd.standardize &&
+                            a.mmd.max_rows == b.mmd.max_rows && a.mmd.sigma == b.mmd.sigma &&
+                            a.mmd.sigma_rows == b.mmd.sigma_rows && a.mmd.seed == b.mmd.seed;
   if (!same_options || rows_ != other.rows_ || features_.size() != other.features_.size()) {
     return false;
   }

@@ -28,10 +28,9 @@ std::unique_ptr<Backend> select_backend(BackendChoice choice) {
   const GpuStatus status = probe();
   // The CUDA kernels arrive with the GPU backend issue; until then a present device is
   // reported, not used, and `auto` stays on the CPU.
-  const std::string reason =
-      status.available ? "CUDA device '" + status.device_name +
-                             "' found, but this build has no GPU kernels yet"
-                       : status.reason;
+  const std::string reason = status.available ? "CUDA device '" + status.device_name +
+                                                    "' found, but this build has no GPU kernels yet"
+                                              : status.reason;
   if (choice == BackendChoice::kGpu) throw BackendUnavailable("GPU backend unavailable: " + reason);
   return make_cpu_backend();
 }

@@ -128,7 +128,8 @@ TEST_CASE("format text prints a table and format both also writes the JSON file"
   CHECK(report["drift"] == true);
 }
 
-TEST_CASE("an MMD request without a feature list tests all numeric features", "[check][integration]") {
+TEST_CASE("an MMD request without a feature list tests all numeric features",
+          "[check][integration]") {
   auto args = golden_pair();
   args.insert(args.end(), {"--tests", "mmd", "--mmd-permutations", "200", "--seed", "3"});
   const auto run = driftd(args);
@@ -146,7 +147,8 @@ TEST_CASE("an MMD request without a feature list tests all numeric features", "[
   CHECK(nlohmann::json::parse(driftd(args).out)["multivariate"] == report["multivariate"]);
 }
 
-TEST_CASE("a column named categorical is categorical even when it looks numeric", "[check][integration]") {
+TEST_CASE("a column named categorical is categorical even when it looks numeric",
+          "[check][integration]") {
   TempDir dir;
   const auto ref = dir.write("ref.csv", "code,v\n1,0.5\n2,0.7\n2,0.1\n3,0.9\n");
   const auto cur = dir.write("cur.csv", "code,v\n1,0.4\n4,0.6\n2,0.2\n");
@@ -181,15 +183,24 @@ TEST_CASE("bad command lines exit 2 with the flag and the reason", "[check][inte
 TEST_CASE("bad input files exit 1 with one line that names the problem", "[check][integration]") {
   TempDir dir;
   const auto good = dir.write("good.csv", "a,b\n1,x\n2,y\n3,x\n");
-  const std::vector<std::tuple<std::string, std::string, std::string, std::vector<std::string>>> cases = {
-      {"empty file", dir.write("empty.csv", ""), good, {}},
-      {"ragged row", good, dir.write("ragged.csv", "a,b\n1,x\n2\n"), {"ragged.csv:3"}},
-      {"column missing from current", good, dir.write("nob.csv", "a\n1\n2\n"), {"'b'", "missing"}},
-      {"all values missing", good, dir.write("nulls.csv", "a,b\n,x\n,y\n"), {"'a'", "min_rows"}},
-      {"no such file", dir.path() + "/absent.csv", good, {"absent.csv"}},
-      {"string in a numeric JSONL column", dir.write("r.jsonl", "{\"a\":1}\n{\"a\":2}\n"),
-       dir.write("c.jsonl", "{\"a\":1}\n{\"a\":\"two\"}\n"), {"c.jsonl:2", "'a'"}},
-  };
+  const std::vector<std::tuple<std::string, std::string, std::string, std::vector<std::string>>>
+      cases = {
+          {"empty file", dir.write("empty.csv", ""), good, {}},
+          {"ragged row", good, dir.write("ragged.csv", "a,b\n1,x\n2\n"), {"ragged.csv:3"}},
+          {"column missing from current",
+           good,
+           dir.write("nob.csv", "a\n1\n2\n"),
+           {"'b'", "missing"}},
+          {"all values missing",
+           good,
+           dir.write("nulls.csv", "a,b\n,x\n,y\n"),
+           {"'a'", "min_rows"}},
+          {"no such file", dir.path() + "/absent.csv", good, {"absent.csv"}},
+          {"string in a numeric JSONL column",
+           dir.write("r.jsonl", "{\"a\":1}\n{\"a\":2}\n"),
+           dir.write("c.jsonl", "{\"a\":1}\n{\"a\":\"two\"}\n"),
+           {"c.jsonl:2", "'a'"}},
+      };
   for (const auto& [what, ref, cur, needles] : cases) {
     INFO(what);
     const auto run = driftd({"check", "--reference", ref, "--current", cur});
@@ -210,7 +221,8 @@ TEST_CASE("min-rows above a window size is an error naming the feature", "[check
   CHECK(run.err.find("min_rows = 550") != std::string::npos);
 }
 
-TEST_CASE("asking for the GPU backend without a usable GPU fails with the reason", "[check][integration]") {
+TEST_CASE("asking for the GPU backend without a usable GPU fails with the reason",
+          "[check][integration]") {
   auto args = golden_pair();
   args.insert(args.end(), {"--backend", "gpu"});
   const auto run = driftd(args);
@@ -223,8 +235,8 @@ TEST_CASE("a saved reference profile gives the same report as the reference file
   TempDir dir;
   const std::string saved = dir.path() + "/reference.profile";
   auto args = golden_pair();
-  args.insert(args.end(), {"--tests", "ks,psi,chi2,mmd", "--mmd-permutations", "100",
-                           "--save-profile", saved});
+  args.insert(args.end(),
+              {"--tests", "ks,psi,chi2,mmd", "--mmd-permutations", "100", "--save-profile", saved});
   const auto first = driftd(args);
   INFO(first.err);
   REQUIRE(first.exit_code == 0);
@@ -252,7 +264,8 @@ TEST_CASE("a corrupt or truncated profile is reported with its path", "[check][i
   flipped[bytes.size() / 2] = static_cast<char>(flipped[bytes.size() / 2] ^ 1);
   const auto current = drift::test::golden_path("check_current.csv");
   for (const auto& [name, content, needle] :
-       {std::tuple<std::string, std::string, std::string>{"truncated.profile", bytes.substr(0, bytes.size() - 9), "truncated"},
+       {std::tuple<std::string, std::string, std::string>{
+            "truncated.profile", bytes.substr(0, bytes.size() - 9), "truncated"},
         {"flipped.profile", flipped, "checksum mismatch"}}) {
     const auto path = dir.write(name, content);
     const auto run = driftd({"check", "--reference", path, "--current", current});
@@ -271,7 +284,8 @@ TEST_CASE("reference-side flags cannot silently miss a saved profile", "[check][
   args.insert(args.end(), {"--save-profile", saved});
   REQUIRE(driftd(args).exit_code == 0);
   const auto current = drift::test::golden_path("check_current.csv");
-  const auto bins = driftd({"check", "--reference", saved, "--current", current, "--psi-bins", "5"});
+  const auto bins =
+      driftd({"check", "--reference", saved, "--current", current, "--psi-bins", "5"});
   CHECK(bins.exit_code == 2);
   CHECK(bins.err.find("--psi-bins") != std::string::npos);
   const auto mmd = driftd({"check", "--reference", saved, "--current", current, "--tests", "mmd"});

@@ -32,7 +32,8 @@ TEST_CASE("missing p-values are not part of the family and never reject", "[corr
   CHECK(d.rejected == std::vector<bool>{true, false, true});
 }
 
-TEST_CASE("Benjamini-Hochberg with nothing below the line reports alpha over F", "[correction][unit]") {
+TEST_CASE("Benjamini-Hochberg with nothing below the line reports alpha over F",
+          "[correction][unit]") {
   const std::vector<double> p = {0.5, 0.7};
   const auto d = drift::correct(p, 0.05, drift::Correction::kFdr);
   CHECK(d.cutoff == 0.025);

@@ -1,5 +1,5 @@
-#include <catch2/catch.hpp>
 #include <tbb/global_control.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -26,12 +26,14 @@ struct Data {
   }
 };
 
-Data make_data(std::uint64_t seed, std::size_t rows, float shift, std::vector<std::string> dictionary) {
+Data make_data(std::uint64_t seed, std::size_t rows, float shift,
+               std::vector<std::string> dictionary) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal;
   Data d;
   d.dictionary = std::move(dictionary);
-  std::uniform_int_distribution<std::uint32_t> pick(0, static_cast<std::uint32_t>(d.dictionary.size() - 1));
+  std::uniform_int_distribution<std::uint32_t> pick(
+      0, static_cast<std::uint32_t>(d.dictionary.size() - 1));
   for (std::size_t k = 0; k < rows; ++k) {
     d.x.push_back(normal(rng));
     d.y.push_back(k % 9 == 0 ? std::numeric_limits<float>::infinity() : normal(rng) + shift);
@@ -42,7 +44,8 @@ Data make_data(std::uint64_t seed, std::size_t rows, float shift, std::vector<st
 
 std::vector<float> sorted_finite(const std::vector<float>& v) {
   std::vector<float> out;
-  std::copy_if(v.begin(), v.end(), std::back_inserter(out), [](float x) { return std::isfinite(x); });
+  std::copy_if(v.begin(), v.end(), std::back_inserter(out),
+               [](float x) { return std::isfinite(x); });
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -66,7 +69,8 @@ TEST_CASE("the CPU backend runs every test and applies one correction across fea
   CHECK(y.missing_current == 67);
   CHECK(c.missing_current == 47);
   // Same numbers as calling the detectors directly.
-  const auto direct = drift::ks_test_sorted(sorted_finite(ref.y), sorted_finite(cur.y), drift::KsMethod::kAuto);
+  const auto direct =
+      drift::ks_test_sorted(sorted_finite(ref.y), sorted_finite(cur.y), drift::KsMethod::kAuto);
   CHECK(y.ks->result.statistic == direct.statistic);
   CHECK(y.ks->result.p_value == direct.p_value);
   // Chi-square over 4 cells: the unseen category has its own.
@@ -107,7 +111,8 @@ TEST_CASE("the CPU backend gives the same results on 1 and 2 threads", "[backend
   }
   const auto two = backend->evaluate(profile, cur.view(), {});
   for (std::size_t k = 0; k < one.features.size(); ++k) {
-    if (one.features[k].ks) CHECK(one.features[k].ks->result.p_value == two.features[k].ks->result.p_value);
+    if (one.features[k].ks)
+      CHECK(one.features[k].ks->result.p_value == two.features[k].ks->result.p_value);
     CHECK(one.features[k].psi->result.statistic == two.features[k].psi->result.statistic);
   }
 }

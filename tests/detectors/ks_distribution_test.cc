@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "ks_distribution_internal.h"
 #include "drift/detectors/ks_distribution.h"
 #include "golden.h"
+#include "ks_distribution_internal.h"
 
 // Golden values: tests/golden/make_ks_distribution.py (Debian 12's scipy 1.10.1).
 // Agreement required by STATISTICS.md: relative 1e-6 where scipy's p >= 1e-12, absolute 1e-12
@@ -84,8 +84,8 @@ TEST_CASE("kolmogorov_sf matches scipy's kstwo.sf in every region scipy distingu
     const double expected = c["sf"].get<double>();
     const auto region = c["region"].get<std::string>();
     const double actual = ks::kolmogorov_sf(d, n);
-    INFO(describe("kolmogorov_sf", n, d) << " region " << region << ": " << actual
-                                         << " vs scipy " << expected);
+    INFO(describe("kolmogorov_sf", n, d)
+         << " region " << region << ": " << actual << " vs scipy " << expected);
     CHECK(within_contract(actual, expected));
     worst.add(region, rel_error(actual, expected), describe("", n, d));
     ++per_region[region];
@@ -93,10 +93,9 @@ TEST_CASE("kolmogorov_sf matches scipy's kstwo.sf in every region scipy distingu
   INFO(worst.report());
   CHECK(worst.overall() <= kTightRel);
   // Every region of scipy's _kolmogn is exercised.
-  for (const char* region :
-       {"below-support", "ruben-gambino-low", "ruben-gambino-high", "2smirnov-d>=0.5",
-        "durbin-small-n", "pomeranz", "2smirnov-small-n", "s>=370", "2smirnov-large-n",
-        "durbin-large-n", "pelz-good", "d>=1"}) {
+  for (const char* region : {"below-support", "ruben-gambino-low", "ruben-gambino-high",
+                             "2smirnov-d>=0.5", "durbin-small-n", "pomeranz", "2smirnov-small-n",
+                             "s>=370", "2smirnov-large-n", "durbin-large-n", "pelz-good", "d>=1"}) {
     INFO(region);
     CHECK(per_region[region] > 0);
   }
@@ -181,8 +180,8 @@ TEST_CASE("kolmogorov_sf stays in [0, 1] and falls with d, up to scipy's region 
     for (int k = 0; k <= 400; ++k) {
       const double d = (0.4 / nn) * std::pow(1.0 / (0.4 / nn), k / 400.0);
       const double p = ks::kolmogorov_sf(std::min(d, 1.0), n);
-      INFO(describe("kolmogorov_sf", n, d) << " = " << p << ", at d = " << previous_d << ": "
-                                           << previous);
+      INFO(describe("kolmogorov_sf", n, d)
+           << " = " << p << ", at d = " << previous_d << ": " << previous);
       REQUIRE(p >= 0.0);
       REQUIRE(p <= 1.0);
       CHECK(p <= previous * (1.0 + 1e-5));

@@ -27,9 +27,12 @@ double ks_statistic_reference(const std::vector<float>& a, const std::vector<flo
   double d = 0.0;
   for (const auto& values : {a, b}) {
     for (const float x : values) {
-      const auto fa = static_cast<double>(std::count_if(a.begin(), a.end(), [&](float v) { return v <= x; }));
-      const auto fb = static_cast<double>(std::count_if(b.begin(), b.end(), [&](float v) { return v <= x; }));
-      d = std::max(d, std::fabs(fa / static_cast<double>(a.size()) - fb / static_cast<double>(b.size())));
+      const auto fa =
+          static_cast<double>(std::count_if(a.begin(), a.end(), [&](float v) { return v <= x; }));
+      const auto fb =
+          static_cast<double>(std::count_if(b.begin(), b.end(), [&](float v) { return v <= x; }));
+      d = std::max(
+          d, std::fabs(fa / static_cast<double>(a.size()) - fb / static_cast<double>(b.size())));
     }
   }
   return d;
@@ -37,7 +40,8 @@ double ks_statistic_reference(const std::vector<float>& a, const std::vector<flo
 
 }  // namespace
 
-TEST_CASE("KS statistic and p-value match scipy.stats.ks_2samp on every golden case", "[ks][unit]") {
+TEST_CASE("KS statistic and p-value match scipy.stats.ks_2samp on every golden case",
+          "[ks][unit]") {
   const auto golden = drift::test::load_golden("detectors.json");
   for (const auto& c : golden["ks"]) {
     const std::string name = c["name"];
@@ -60,11 +64,8 @@ TEST_CASE("KS statistic and p-value match scipy.stats.ks_2samp on every golden c
 
 TEST_CASE("KS statistic equals the definition evaluated at every pooled value", "[ks][unit]") {
   const std::vector<std::pair<std::vector<float>, std::vector<float>>> cases = {
-      {{1, 2, 2, 3}, {2, 2, 2}},
-      {{0, 0, 0}, {0, 0}},
-      {{-1, 5}, {0, 1, 2, 3, 4, 6}},
-      {{1, 1, 2, 2, 3, 3}, {1, 2, 3}},
-      {{-0.0f, 0.0f, 1}, {0.0f, 2}},
+      {{1, 2, 2, 3}, {2, 2, 2}},       {{0, 0, 0}, {0, 0}},           {{-1, 5}, {0, 1, 2, 3, 4, 6}},
+      {{1, 1, 2, 2, 3, 3}, {1, 2, 3}}, {{-0.0f, 0.0f, 1}, {0.0f, 2}},
   };
   for (const auto& [a, b] : cases) {
     CHECK(drift::ks_statistic_sorted(sorted(a), sorted(b)) == ks_statistic_reference(a, b));
@@ -78,12 +79,16 @@ TEST_CASE("KS statistic of identical samples is zero with p-value one", "[ks][un
   CHECK(r.p_value == 1.0);
 }
 
-TEST_CASE("KS auto uses the exact path up to 10000 rows and the asymptotic one above", "[ks][unit]") {
-  CHECK(drift::ks_p_value(0.1, 10000, 10000, drift::KsMethod::kAuto).method == drift::KsMethod::kExact);
-  CHECK(drift::ks_p_value(0.1, 10001, 50, drift::KsMethod::kAuto).method == drift::KsMethod::kAsymp);
+TEST_CASE("KS auto uses the exact path up to 10000 rows and the asymptotic one above",
+          "[ks][unit]") {
+  CHECK(drift::ks_p_value(0.1, 10000, 10000, drift::KsMethod::kAuto).method ==
+        drift::KsMethod::kExact);
+  CHECK(drift::ks_p_value(0.1, 10001, 50, drift::KsMethod::kAuto).method ==
+        drift::KsMethod::kAsymp);
 }
 
-TEST_CASE("KS exact request on a lattice too large for 32 bits uses the asymptotic path", "[ks][unit]") {
+TEST_CASE("KS exact request on a lattice too large for 32 bits uses the asymptotic path",
+          "[ks][unit]") {
   // lcm(1e6, 1e6 - 1) ~ 1e12, past scipy's int32 guard.
   const auto r = drift::ks_p_value(0.001, 1000000, 999999, drift::KsMethod::kExact);
   CHECK(r.method == drift::KsMethod::kAsymp);

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "mmd_tiles.h"
 #include "drift/detectors/column.h"
 #include "drift/detectors/random.h"
 #include "golden.h"
+#include "mmd_tiles.h"
 
 namespace {
 

@@ -48,7 +48,8 @@ TEST_CASE("PSI with quantile and Evidently binning matches the numpy formula", "
   }
 }
 
-TEST_CASE("PSI over categories matches the numpy formula, unseen categories included", "[psi][unit]") {
+TEST_CASE("PSI over categories matches the numpy formula, unseen categories included",
+          "[psi][unit]") {
   const auto golden = drift::test::load_golden("detectors.json");
   for (const auto& c : golden["psi_categories"]) {
     INFO(c["name"].get<std::string>());

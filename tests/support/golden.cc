@@ -5,7 +5,9 @@
 
 namespace drift::test {
 
-std::string golden_path(const std::string& name) { return std::string(DRIFT_GOLDEN_DIR) + "/" + name; }
+std::string golden_path(const std::string& name) {
+  return std::string(DRIFT_GOLDEN_DIR) + "/" + name;
+}
 
 nlohmann::json load_golden(const std::string& name) {
   const std::string path = golden_path(name);

@@ -53,9 +53,9 @@ std::string_view check_usage();
 
 /// Exit codes of `driftd check`.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;       ///< unreadable input, untestable data
-inline constexpr int kExitUsage = 2;       ///< bad command line
-inline constexpr int kExitDrift = 3;       ///< --fail-on-drift and the verdict is drift
+inline constexpr int kExitError = 1;  ///< unreadable input, untestable data
+inline constexpr int kExitUsage = 2;  ///< bad command line
+inline constexpr int kExitDrift = 3;  ///< --fail-on-drift and the verdict is drift
 
 /// Runs the check and writes the report; returns the exit code. Errors are one line on `err`.
 int run_check(const CheckOptions& options, std::ostream& out, std::ostream& err);

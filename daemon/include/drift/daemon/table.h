@@ -18,9 +18,9 @@ namespace drift::daemon {
 struct Column {
   std::string name;
   FeatureKind kind = FeatureKind::kNumeric;
-  std::vector<float> values;             ///< kind == kNumeric
-  std::vector<std::uint32_t> codes;      ///< kind == kCategorical
-  std::vector<std::string> dictionary;   ///< kind == kCategorical, first-seen order
+  std::vector<float> values;            ///< kind == kNumeric
+  std::vector<std::uint32_t> codes;     ///< kind == kCategorical
+  std::vector<std::string> dictionary;  ///< kind == kCategorical, first-seen order
 };
 
 /// A whole file, column by column, in the file's column order.

@@ -24,9 +24,9 @@ inline constexpr std::uint32_t kMissingCode = std::numeric_limits<std::uint32_t>
 struct ColumnView {
   std::string name;
   FeatureKind kind = FeatureKind::kNumeric;
-  std::span<const float> values;               ///< kind == kNumeric
-  std::span<const std::uint32_t> codes;        ///< kind == kCategorical
-  std::span<const std::string> dictionary;     ///< kind == kCategorical: code -> category text
+  std::span<const float> values;            ///< kind == kNumeric
+  std::span<const std::uint32_t> codes;     ///< kind == kCategorical
+  std::span<const std::string> dictionary;  ///< kind == kCategorical: code -> category text
 
   std::size_t size() const { return kind == FeatureKind::kNumeric ? values.size() : codes.size(); }
 };

@@ -42,7 +42,7 @@ struct EvaluationConfig {
   MinEffect min_effect;
   std::uint64_t min_rows = 1;  ///< fewer non-missing rows on either side is an InputError
   std::size_t mmd_permutations = 1000;
-  std::uint64_t seed = 0;      ///< permutations and current-window subsample
+  std::uint64_t seed = 0;  ///< permutations and current-window subsample
 };
 
 /// A p-value test after correction.

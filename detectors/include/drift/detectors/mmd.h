@@ -29,9 +29,9 @@ struct MmdOptions {
 /// Reference side of the MMD test: O(n) state computed once per reference profile.
 struct MmdReference {
   std::vector<std::string> features;
-  std::vector<double> mean;   ///< per feature, subtracted before scaling
-  std::vector<double> scale;  ///< per feature divisor (1 for a constant column or no scaling)
-  RowMatrixF rows;            ///< the reference rows used, transformed (n' x d)
+  std::vector<double> mean;        ///< per feature, subtracted before scaling
+  std::vector<double> scale;       ///< per feature divisor (1 for a constant column or no scaling)
+  RowMatrixF rows;                 ///< the reference rows used, transformed (n' x d)
   std::size_t rows_available = 0;  ///< reference rows with no missing selected feature
   double sigma = 1.0;
   double reference_kernel_sum = 0.0;  ///< sum_{i != j} k(r_i, r_j) over `rows`

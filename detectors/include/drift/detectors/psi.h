@@ -45,8 +45,7 @@ double psi_floored(std::span<const double> reference, std::span<const double> cu
 /// PSI of a numeric feature on the reference's quantile bins (`inner_edges`, from
 /// quantile_edges) given both ascending samples without missing values.
 PsiResult psi_quantile(std::span<const float> reference_sorted,
-                       std::span<const float> current_sorted,
-                       std::span<const double> inner_edges);
+                       std::span<const float> current_sorted, std::span<const double> inner_edges);
 
 /// PSI with Evidently's binning (Sturges bins over R ∪ C, or one bin per distinct value when
 /// the reference has <= 20 distinct values) and Evidently's zero fill.

@@ -17,16 +17,16 @@ namespace drift {
 
 /// How a profile is built.
 struct ProfileOptions {
-  int psi_bins = 10;             ///< quantile bins for numeric PSI
-  bool build_mmd = false;        ///< also prepare the multivariate test
+  int psi_bins = 10;       ///< quantile bins for numeric PSI
+  bool build_mmd = false;  ///< also prepare the multivariate test
   MmdOptions mmd;
 };
 
 /// Reference summary of one numeric feature.
 struct NumericProfile {
-  std::vector<float> sorted;          ///< non-missing values, ascending
-  std::vector<double> inner_edges;    ///< PSI quantile edges (duplicates dropped)
-  std::vector<double> proportions;    ///< reference share per quantile bin
+  std::vector<float> sorted;        ///< non-missing values, ascending
+  std::vector<double> inner_edges;  ///< PSI quantile edges (duplicates dropped)
+  std::vector<double> proportions;  ///< reference share per quantile bin
 };
 
 /// Reference summary of one categorical feature.
@@ -39,8 +39,8 @@ struct CategoricalProfile {
 struct FeatureProfile {
   std::string name;
   FeatureKind kind = FeatureKind::kNumeric;
-  std::uint64_t rows = 0;     ///< all rows, missing included
-  std::uint64_t missing = 0;  ///< missing values (excluded from every test)
+  std::uint64_t rows = 0;          ///< all rows, missing included
+  std::uint64_t missing = 0;       ///< missing values (excluded from every test)
   NumericProfile numeric;          ///< kind == kNumeric
   CategoricalProfile categorical;  ///< kind == kCategorical
 };

@@ -15,7 +15,7 @@ namespace drift::gpu {
 /// What the process can see of CUDA devices.
 struct GpuStatus {
   bool available = false;
-  std::string reason;       ///< why not, when unavailable
+  std::string reason;  ///< why not, when unavailable
   int device_count = 0;
   std::string device_name;  ///< first device's name, when available
 };
