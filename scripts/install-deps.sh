@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libeigen3-dev libtbb-dev libboost-dev nlohmann-json3-dev catch2 libhwy-dev libsimdjson-dev
-  librdkafka-dev prometheus-cpp-dev libssl-dev zlib1g-dev
+  librdkafka-dev kcat prometheus-cpp-dev libyaml-cpp-dev libssl-dev zlib1g-dev
   python3 python3-numpy python3-scipy
 )
 

@@ -1,0 +1,136 @@
+#pragma once
+/// The daemon's configuration: parsed once at start-up into these immutable structs. One
+/// schema (config_schema.cc) drives parsing, validation, error messages and CONFIGURATION.md.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drift/detectors/evaluation.h"
+#include "drift/detectors/reference_profile.h"
+
+namespace drift::daemon {
+
+using Duration = std::chrono::milliseconds;
+
+/// A configuration that cannot be used. what() is one line: "<key path>: <reason>", e.g.
+/// "models[0].window.size: must be at least 1".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:9108";  ///< host:port; port 0 = any free port
+  std::string auth_token;                 ///< bearer token for ingest and control; empty = none
+  std::uint64_t max_body_bytes = 16u << 20;
+  Duration shutdown_timeout{10000};
+  /// Extra readiness conditions ("sources", "references"); empty = ready once listening.
+  std::vector<std::string> ready_requires;
+};
+
+struct StateConfig {
+  std::filesystem::path dir;  ///< checkpoints, write-ahead log, bootstrapped references
+  Duration checkpoint_interval{5000};
+};
+
+enum class SourceType : std::uint8_t { kKafka, kHttp, kFile };
+enum class RecordFormat : std::uint8_t { kFlat, kKserveV1, kKserveV2 };
+
+std::string_view to_string(SourceType type);
+std::string_view to_string(RecordFormat format);
+
+struct SourceConfig {
+  std::string name;
+  SourceType type = SourceType::kHttp;
+  RecordFormat format = RecordFormat::kFlat;
+  // kafka
+  std::string brokers;
+  std::vector<std::string> topics;
+  std::string group_id;
+  std::map<std::string, std::string> kafka;  ///< librdkafka properties, passed through
+  std::string dead_letter_topic;             ///< empty = no dead-letter output
+  // file
+  std::filesystem::path path;
+  Duration poll_interval{200};
+  // http
+  std::uint64_t queue_records = 100000;  ///< bounded queue; 503 when full
+  Duration join_ttl{60000};  ///< CloudEvents request/response join: wait this long for a partner
+};
+
+/// Which records belong to a model. kAll: every record of the model's sources.
+struct MatchRule {
+  enum class Kind : std::uint8_t { kAll, kPointer, kHeader };
+  Kind kind = Kind::kAll;
+  std::string key;     ///< JSON pointer (kPointer) or header name, lower-case (kHeader)
+  std::string equals;  ///< the value that selects the model (strings compare as text)
+};
+
+/// Where a feature's value comes from. KServe formats: kRecord is the request row
+/// (instances[i] / the inputs' row i), kPrediction the matching response row (predictions[i] /
+/// the outputs' row i). Flat records have only kRecord.
+enum class FeatureOrigin : std::uint8_t { kRecord, kPrediction };
+
+struct FeatureConfig {
+  std::string name;
+  /// RFC 6901 JSON Pointer. Flat: into the record. kserve-v1: into the row (`/3` for array
+  /// rows, `/amount` for object rows; "" = the whole row, e.g. a scalar prediction).
+  /// kserve-v2: `/<tensor name>` then indices within the row (`/features/2`).
+  std::string pointer;
+  FeatureKind kind = FeatureKind::kNumeric;
+  FeatureOrigin from = FeatureOrigin::kRecord;
+};
+
+struct ReferenceConfig {
+  std::filesystem::path file;  ///< CSV, JSONL or a saved profile
+  std::uint64_t bootstrap = 0; ///< > 0: the first N rows of the stream become the reference
+};
+
+struct WindowConfig {
+  std::uint64_t size = 0;   ///< count window: rows kept
+  std::uint64_t slide = 0;  ///< count window: rows between evaluations (== size: tumbling)
+  Duration duration{0};     ///< time window: span kept
+  Duration every{0};        ///< time window: time between evaluations
+  std::uint64_t min_rows = 1;
+  bool time_based() const { return duration.count() > 0; }
+};
+
+struct ModelConfig {
+  std::string name;
+  std::vector<std::string> sources;  ///< source names feeding the model; empty = all
+  MatchRule match;
+  std::string timestamp_pointer;     ///< empty = arrival time
+  std::string version_pointer;       ///< a change of this value resets a bootstrapped reference
+  std::vector<FeatureConfig> features;
+  ReferenceConfig reference;
+  WindowConfig window;
+  ProfileOptions profile;            ///< PSI bins, MMD features/sigma/max_rows...
+  EvaluationConfig evaluation;       ///< tests, p_value, correction, ks method, thresholds
+};
+
+struct Config {
+  ServerConfig server;
+  StateConfig state;
+  std::string backend = "auto";
+  std::vector<SourceConfig> sources;
+  std::vector<ModelConfig> models;
+};
+
+/// Parses YAML or JSON text (JSON is YAML). Applies ${ENV} substitution and *_file secrets,
+/// checks every key against the schema. `origin` names the input in messages. Throws ConfigError.
+Config parse_config(std::string_view text, std::string_view origin = "config");
+
+/// Reads and parses a file. Throws ConfigError.
+Config load_config(const std::filesystem::path& path);
+
+/// The configuration reference (Markdown), generated from the schema: daemon/CONFIGURATION.md
+/// is this text, and a test keeps the two equal.
+std::string configuration_reference();
+
+}  // namespace drift::daemon
