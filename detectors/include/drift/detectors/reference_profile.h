@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "drift/detectors/binary_codec.h"
 #include "drift/detectors/column.h"
 #include "drift/detectors/mmd.h"
 
@@ -70,6 +71,8 @@ class ReferenceProfile {
   bool operator==(const ReferenceProfile& other) const;
 
  private:
+  static ReferenceProfile parse(std::span<const std::byte> payload);
+
   ProfileOptions options_;
   std::uint64_t rows_ = 0;
   std::vector<FeatureProfile> features_;
@@ -77,9 +80,9 @@ class ReferenceProfile {
 };
 
 /// A serialized profile that cannot be read back.
-class ProfileFormatError : public std::runtime_error {
+class ProfileFormatError : public FormatError {
  public:
-  using std::runtime_error::runtime_error;
+  using FormatError::FormatError;
 };
 
 }  // namespace drift
