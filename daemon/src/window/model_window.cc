@@ -1,0 +1,300 @@
+#include "window/model_window.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace drift::daemon {
+
+namespace {
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  const std::int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+// Copies `count` values of `from[begin..]` into the ring `to` starting at slot `start`.
+template <typename T>
+void ring_copy(std::vector<T>& to, std::size_t start, const T* from, std::size_t count) {
+  const std::size_t capacity = to.size();
+  const std::size_t first = std::min(count, capacity - start);
+  std::memcpy(to.data() + start, from, first * sizeof(T));
+  if (count > first) std::memcpy(to.data(), from + first, (count - first) * sizeof(T));
+}
+
+}  // namespace
+
+std::uint32_t ModelWindow::Dictionary::code(std::string_view value, std::uint64_t& overflow) {
+  const auto it = index.find(value);
+  if (it != index.end()) return it->second;
+  if (values.size() >= kMaxCategories) {
+    ++overflow;
+    const auto other = index.find(kOverflowCategory);
+    if (other != index.end()) return other->second;
+    value = kOverflowCategory;
+  }
+  const auto code = static_cast<std::uint32_t>(values.size());
+  values.emplace_back(value);
+  index.emplace(values.back(), code);
+  return code;
+}
+
+ModelWindow::ModelWindow(std::vector<FeatureConfig> features, WindowConfig config,
+                         std::uint64_t max_rows)
+    : features_(std::move(features)),
+      config_(config),
+      capacity_(static_cast<std::size_t>(
+          std::max<std::uint64_t>(1, config.time_based() ? max_rows : config.size))) {
+  std::size_t numeric = 0;
+  std::size_t categorical = 0;
+  for (const auto& f : features_) {
+    column_of_.push_back(f.kind == FeatureKind::kNumeric ? numeric++ : categorical++);
+  }
+  numeric_.assign(numeric, std::vector<float>(capacity_));
+  codes_.assign(categorical, std::vector<std::uint32_t>(capacity_));
+  dictionaries_.resize(categorical);
+  timestamps_.assign(capacity_, 0);
+}
+
+void ModelWindow::push_rows(const DecodedRows& rows, std::size_t begin, std::size_t end) {
+  // More rows than the ring holds: only the newest capacity_ survive.
+  if (end - begin > capacity_) begin = end - capacity_;
+  const std::size_t n = end - begin;
+  if (n == 0) return;
+  // The slot after the newest row: the oldest row's slot when the ring is full.
+  const std::size_t write_at = slot(count_);
+  for (std::size_t k = 0; k < numeric_.size(); ++k) {
+    ring_copy(numeric_[k], write_at, rows.numeric[k].data() + begin, n);
+  }
+  for (std::size_t k = 0; k < codes_.size(); ++k) {
+    auto& codes = codes_[k];
+    for (std::size_t r = 0; r < n; ++r) {
+      const CategoryRef& ref = rows.categorical[k][begin + r];
+      codes[(write_at + r) % capacity_] =
+          ref.length == CategoryRef::kMissingLength
+              ? kMissingCode
+              : dictionaries_[k].code(rows.category(ref), counters_.category_overflow);
+    }
+  }
+  ring_copy(timestamps_, write_at, rows.timestamp_ms.data() + begin, n);
+  const std::size_t total = count_ + n;
+  const std::size_t kept = std::min(total, capacity_);
+  const std::size_t dropped = total - kept;
+  head_ = (head_ + dropped) % capacity_;
+  count_ = kept;
+  if (config_.time_based()) counters_.evicted_capacity += dropped;
+}
+
+void ModelWindow::push_row(const DecodedRows& rows, std::size_t r) { push_rows(rows, r, r + 1); }
+
+void ModelWindow::append(const DecodedRows& rows, std::vector<WindowSnapshot>& due) {
+  const std::size_t n = rows.rows();
+  if (!config_.time_based()) {
+    const std::uint64_t slide = std::max<std::uint64_t>(1, config_.slide ? config_.slide : config_.size);
+    std::size_t r = 0;
+    while (r < n) {
+      const std::uint64_t to_due = slide - counters_.appended % slide;
+      const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n - r, to_due));
+      push_rows(rows, r, r + take);
+      counters_.appended += take;
+      r += take;
+      watermark_ms_ = std::max(watermark_ms_, rows.timestamp_ms[r - 1]);
+      if (counters_.appended % slide == 0) {
+        ++counters_.evaluations_due;
+        if (count_ >= config_.min_rows) {
+          due.push_back(snapshot_all());
+        } else {
+          ++counters_.skipped_min_rows;
+        }
+      }
+    }
+    return;
+  }
+  const std::int64_t duration = config_.duration.count();
+  const std::int64_t every = std::max<std::int64_t>(1, config_.every.count() ? config_.every.count()
+                                                                              : duration);
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::int64_t ts = rows.timestamp_ms[r];
+    if (next_boundary_ms_ == 0) next_boundary_ms_ = (floor_div(ts, every) + 1) * every;
+    ++counters_.appended;
+    if (ts <= next_boundary_ms_ - duration) {
+      ++counters_.late_rows;  // older than any window still to come
+      continue;
+    }
+    push_row(rows, r);
+    watermark_ms_ = std::max(watermark_ms_, ts);
+    while (watermark_ms_ >= next_boundary_ms_) {
+      ++counters_.evaluations_due;
+      WindowSnapshot snapshot = snapshot_between(next_boundary_ms_ - duration, next_boundary_ms_);
+      if (snapshot.table.rows >= config_.min_rows) {
+        due.push_back(std::move(snapshot));
+      } else {
+        ++counters_.skipped_min_rows;
+      }
+      next_boundary_ms_ += every;
+      // A long silence: skip straight to the boundary the newest row belongs to.
+      if (watermark_ms_ - next_boundary_ms_ > 1000 * every) {
+        next_boundary_ms_ = (floor_div(watermark_ms_, every) + 1) * every;
+      }
+      evict_before(next_boundary_ms_ - duration);
+    }
+  }
+}
+
+void ModelWindow::evict_before(std::int64_t cutoff_ms) {
+  while (count_ > 0 && timestamps_[head_] <= cutoff_ms) {
+    head_ = (head_ + 1) % capacity_;
+    --count_;
+  }
+}
+
+namespace {
+
+// Builds the owning snapshot table from ring slots, oldest first.
+template <typename Slots>
+Table table_from(const std::vector<FeatureConfig>& features,
+                 const std::vector<std::size_t>& column_of,
+                 const std::vector<std::vector<float>>& numeric,
+                 const std::vector<std::vector<std::uint32_t>>& codes,
+                 const std::vector<std::vector<std::string>>& dictionaries, const Slots& slots,
+                 std::size_t rows) {
+  Table table;
+  table.rows = rows;
+  table.columns.resize(features.size());
+  for (std::size_t f = 0; f < features.size(); ++f) {
+    Column& column = table.columns[f];
+    column.name = features[f].name;
+    column.kind = features[f].kind;
+    const std::size_t k = column_of[f];
+    if (column.kind == FeatureKind::kNumeric) {
+      column.values.resize(rows);
+      for (std::size_t r = 0; r < rows; ++r) column.values[r] = numeric[k][slots(r)];
+    } else {
+      column.codes.resize(rows);
+      for (std::size_t r = 0; r < rows; ++r) column.codes[r] = codes[k][slots(r)];
+      column.dictionary = dictionaries[k];
+    }
+  }
+  return table;
+}
+
+}  // namespace
+
+WindowSnapshot ModelWindow::snapshot_all() const {
+  std::vector<std::vector<std::string>> dictionaries;
+  for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
+  WindowSnapshot snapshot;
+  snapshot.table = table_from(features_, column_of_, numeric_, codes_, dictionaries,
+                              [this](std::size_t r) { return slot(r); }, count_);
+  snapshot.position = counters_.appended;
+  snapshot.last_row_ms = watermark_ms_;
+  return snapshot;
+}
+
+WindowSnapshot ModelWindow::snapshot_between(std::int64_t after_ms, std::int64_t until_ms) const {
+  std::vector<std::size_t> slots;
+  slots.reserve(count_);
+  for (std::size_t r = 0; r < count_; ++r) {
+    const std::size_t s = slot(r);
+    if (timestamps_[s] > after_ms && timestamps_[s] <= until_ms) slots.push_back(s);
+  }
+  std::vector<std::vector<std::string>> dictionaries;
+  for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
+  WindowSnapshot snapshot;
+  snapshot.table = table_from(features_, column_of_, numeric_, codes_, dictionaries,
+                              [&slots](std::size_t r) { return slots[r]; }, slots.size());
+  snapshot.position = counters_.appended;
+  snapshot.boundary_ms = until_ms;
+  snapshot.last_row_ms = watermark_ms_;
+  return snapshot;
+}
+
+WindowSnapshot ModelWindow::contents() const { return snapshot_all(); }
+
+void ModelWindow::save(BinaryWriter& out) const {
+  out.scalar<std::uint64_t>(features_.size());
+  for (const auto& f : features_) {
+    out.text(f.name);
+    out.scalar<std::uint8_t>(static_cast<std::uint8_t>(f.kind));
+  }
+  const auto& c = counters_;
+  for (const std::uint64_t v : {c.appended, c.evaluations_due, c.skipped_min_rows, c.late_rows,
+                                c.evicted_capacity, c.category_overflow}) {
+    out.scalar<std::uint64_t>(v);
+  }
+  out.scalar<std::int64_t>(watermark_ms_);
+  out.scalar<std::int64_t>(next_boundary_ms_);
+  // Rows oldest first, so a window of another capacity can take them back.
+  const WindowSnapshot rows = snapshot_all();
+  std::vector<std::int64_t> timestamps(count_);
+  for (std::size_t r = 0; r < count_; ++r) timestamps[r] = timestamps_[slot(r)];
+  out.array(timestamps);
+  for (const auto& column : rows.table.columns) {
+    if (column.kind == FeatureKind::kNumeric) {
+      out.array(column.values);
+    } else {
+      out.array(column.codes);
+      out.texts(column.dictionary);
+    }
+  }
+}
+
+void ModelWindow::restore(BinaryReader& in) {
+  const std::size_t features = in.count(9);
+  if (features != features_.size()) in.fail("the checkpoint has another number of features");
+  for (const auto& f : features_) {
+    const std::string name = in.text();
+    const auto kind = in.scalar<std::uint8_t>();
+    if (name != f.name || kind != static_cast<std::uint8_t>(f.kind)) {
+      in.fail("feature '" + name + "' in the checkpoint is not the configured '" + f.name + "'");
+    }
+  }
+  WindowCounters c;
+  for (std::uint64_t* v : {&c.appended, &c.evaluations_due, &c.skipped_min_rows, &c.late_rows,
+                           &c.evicted_capacity, &c.category_overflow}) {
+    *v = in.scalar<std::uint64_t>();
+  }
+  const auto watermark = in.scalar<std::int64_t>();
+  const auto next_boundary = in.scalar<std::int64_t>();
+  const auto timestamps = in.array<std::int64_t>();
+  const std::size_t rows = timestamps.size();
+  std::vector<std::vector<float>> numeric(numeric_.size());
+  std::vector<Dictionary> dictionaries(codes_.size());
+  std::vector<std::vector<std::uint32_t>> codes(codes_.size());
+  for (std::size_t f = 0; f < features_.size(); ++f) {
+    const std::size_t k = column_of_[f];
+    if (features_[f].kind == FeatureKind::kNumeric) {
+      numeric[k] = in.array<float>();
+      if (numeric[k].size() != rows) in.fail("a column's length differs from the rows'");
+    } else {
+      codes[k] = in.array<std::uint32_t>();
+      auto values = in.texts();
+      if (codes[k].size() != rows) in.fail("a column's length differs from the rows'");
+      for (const auto code : codes[k]) {
+        if (code != kMissingCode && code >= values.size()) in.fail("a category code is out of range");
+      }
+      for (std::uint32_t v = 0; v < values.size(); ++v) dictionaries[k].index.emplace(values[v], v);
+      dictionaries[k].values = std::move(values);
+    }
+  }
+  // Commit only once everything parsed: a bad checkpoint leaves the window as it was.
+  counters_ = c;
+  watermark_ms_ = watermark;
+  next_boundary_ms_ = next_boundary;
+  head_ = 0;
+  count_ = 0;
+  dictionaries_ = std::move(dictionaries);
+  const std::size_t keep = std::min(rows, capacity_);
+  const std::size_t first = rows - keep;
+  for (std::size_t k = 0; k < numeric_.size(); ++k) {
+    std::copy_n(numeric[k].begin() + static_cast<std::ptrdiff_t>(first), keep, numeric_[k].begin());
+  }
+  for (std::size_t k = 0; k < codes_.size(); ++k) {
+    std::copy_n(codes[k].begin() + static_cast<std::ptrdiff_t>(first), keep, codes_[k].begin());
+  }
+  std::copy_n(timestamps.begin() + static_cast<std::ptrdiff_t>(first), keep, timestamps_.begin());
+  count_ = keep;
+}
+
+}  // namespace drift::daemon
