@@ -298,3 +298,63 @@ void ModelWindow::restore(BinaryReader& in) {
 }
 
 }  // namespace drift::daemon
+
+namespace drift::daemon {
+
+void save_table(BinaryWriter& out, const Table& table) {
+  out.scalar<std::uint64_t>(table.rows);
+  out.scalar<std::uint64_t>(table.columns.size());
+  for (const auto& column : table.columns) {
+    out.text(column.name);
+    out.scalar<std::uint8_t>(static_cast<std::uint8_t>(column.kind));
+    if (column.kind == FeatureKind::kNumeric) {
+      out.array(column.values);
+    } else {
+      out.array(column.codes);
+      out.texts(column.dictionary);
+    }
+  }
+}
+
+Table load_table(BinaryReader& in) {
+  Table table;
+  table.rows = in.scalar<std::uint64_t>();
+  const std::size_t columns = in.count(9);
+  for (std::size_t c = 0; c < columns; ++c) {
+    Column column;
+    column.name = in.text();
+    const auto kind = in.scalar<std::uint8_t>();
+    if (kind > static_cast<std::uint8_t>(FeatureKind::kCategorical)) in.fail("unknown column kind");
+    column.kind = static_cast<FeatureKind>(kind);
+    if (column.kind == FeatureKind::kNumeric) {
+      column.values = in.array<float>();
+      if (column.values.size() != table.rows) in.fail("a column's length differs from the rows'");
+    } else {
+      column.codes = in.array<std::uint32_t>();
+      column.dictionary = in.texts();
+      if (column.codes.size() != table.rows) in.fail("a column's length differs from the rows'");
+      for (const auto code : column.codes) {
+        if (code != kMissingCode && code >= column.dictionary.size()) {
+          in.fail("a category code is out of range");
+        }
+      }
+    }
+    table.columns.push_back(std::move(column));
+  }
+  return table;
+}
+
+DecodedRows slice_rows(const DecodedRows& rows, std::size_t begin, std::size_t end) {
+  DecodedRows out;
+  const auto b = static_cast<std::ptrdiff_t>(begin);
+  const auto e = static_cast<std::ptrdiff_t>(end);
+  for (const auto& column : rows.numeric) out.numeric.emplace_back(column.begin() + b, column.begin() + e);
+  for (const auto& column : rows.categorical) {
+    out.categorical.emplace_back(column.begin() + b, column.begin() + e);
+  }
+  out.arena = rows.arena;
+  out.timestamp_ms.assign(rows.timestamp_ms.begin() + b, rows.timestamp_ms.begin() + e);
+  return out;
+}
+
+}  // namespace drift::daemon

@@ -95,3 +95,15 @@ class ModelWindow {
 };
 
 }  // namespace drift::daemon
+
+namespace drift::daemon {
+
+/// A table in the checkpoint's binary form (columns with names, kinds, values or codes and
+/// dictionary). load_table throws FormatError on inconsistent bytes.
+void save_table(BinaryWriter& out, const Table& table);
+Table load_table(BinaryReader& in);
+
+/// Rows [begin, end) of decoded rows (the arena is shared by copy; offsets stay valid).
+DecodedRows slice_rows(const DecodedRows& rows, std::size_t begin, std::size_t end);
+
+}  // namespace drift::daemon

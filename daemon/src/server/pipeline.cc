@@ -1,0 +1,543 @@
+#include "server/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "check_report.h"
+#include "drift/daemon/profile_file.h"
+#include "drift/daemon/table.h"
+
+namespace drift::daemon {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::filesystem::path bootstrap_path(const Config& config, const std::string& model) {
+  return config.state.dir / "references" / (model + ".profile");
+}
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(text);
+  std::string quoted = "\"";
+  for (const char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+}  // namespace
+
+struct Pipeline::Model {
+  Model(ModelConfig c, std::uint64_t time_window_max_rows)
+      : config(std::move(c)), window(config.features, config.window, time_window_max_rows) {}
+
+  ModelConfig config;
+  mutable std::mutex mutex;
+  ModelWindow window;
+  std::optional<ModelWindow> bootstrap;
+  std::shared_ptr<const ReferenceProfile> profile;
+  std::string reference_origin;
+  std::uint64_t accepted = 0;
+  std::array<std::uint64_t, kRejectReasons> rejected{};
+  std::uint64_t evaluations = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t failed = 0;
+  std::size_t pending = 0;
+  std::string last_error;
+  std::string last_json;
+  std::uint64_t last_position = 0;
+  std::int64_t last_ms = 0;
+};
+
+struct Pipeline::SourceDecoder {
+  SourceDecoder(std::vector<std::size_t> indices, std::vector<ModelConfig> models,
+                RecordFormat format)
+      : model_indices(std::move(indices)), decoder(std::move(models), format) {}
+  std::vector<std::size_t> model_indices;  ///< decoder's model k -> pipeline's model
+  Decoder decoder;
+  std::vector<DecodedRows> rows;  ///< reused: deliver() runs on this source's thread only
+};
+
+Pipeline::Pipeline(Config config, std::unique_ptr<Backend> backend, Options options)
+    : config_(std::move(config)), backend_(std::move(backend)), options_(options) {
+  for (const auto& model : config_.models) {
+    models_.push_back(std::make_unique<Model>(model, options_.time_window_max_rows));
+  }
+  for (const auto& source : config_.sources) {
+    std::vector<std::size_t> indices;
+    std::vector<ModelConfig> fed;
+    for (std::size_t m = 0; m < config_.models.size(); ++m) {
+      const auto& names = config_.models[m].sources;
+      if (names.empty() || std::find(names.begin(), names.end(), source.name) != names.end()) {
+        indices.push_back(m);
+        fed.push_back(config_.models[m]);
+      }
+    }
+    decoders_.emplace(source.name, std::make_unique<SourceDecoder>(std::move(indices),
+                                                                   std::move(fed), source.format));
+  }
+  evaluator_ = std::thread([this] { evaluator_loop(); });
+}
+
+Pipeline::~Pipeline() {
+  {
+    const std::lock_guard lock(jobs_mutex_);
+    stopping_ = true;
+  }
+  jobs_changed_.notify_all();
+  evaluator_.join();
+}
+
+std::shared_ptr<const ReferenceProfile> Pipeline::profile_from_table(std::string_view model_name,
+                                                                     const Table& table) const {
+  const auto it = std::find_if(models_.begin(), models_.end(),
+                               [&](const auto& m) { return m->config.name == model_name; });
+  if (it == models_.end()) throw InputError("unknown model '" + std::string(model_name) + "'");
+  const ModelConfig& model = (*it)->config;
+  const SampleView all = table.view();
+  SampleView view;
+  for (const auto& feature : model.features) {
+    const ColumnView* column = all.find(feature.name);
+    if (column == nullptr) throw InputError("the reference has no column '" + feature.name + "'");
+    if (column->kind != feature.kind) {
+      throw InputError("the reference column '" + feature.name + "' is not " +
+                       (feature.kind == FeatureKind::kNumeric ? "numeric" : "categorical"));
+    }
+    view.columns.push_back(*column);
+  }
+  return std::make_shared<const ReferenceProfile>(ReferenceProfile::build(view, model.profile));
+}
+
+std::shared_ptr<const ReferenceProfile> Pipeline::load_reference_file(const ModelConfig& model,
+                                                                      std::size_t index) const {
+  const std::string key = "models[" + std::to_string(index) + "].reference.file";
+  try {
+    if (looks_like_profile_file(model.reference.file)) {
+      auto profile = std::make_shared<const ReferenceProfile>(read_profile_file(model.reference.file));
+      for (const auto& feature : model.features) {
+        const FeatureProfile* f = profile->find(feature.name);
+        if (f == nullptr || f->kind != feature.kind) {
+          throw InputError("the profile has no " +
+                           std::string(feature.kind == FeatureKind::kNumeric ? "numeric" : "categorical") +
+                           " feature '" + feature.name + "'");
+        }
+      }
+      if (model.evaluation.tests.mmd && !profile->mmd()) {
+        throw InputError("the profile was built without MMD, which this model tests");
+      }
+      return profile;
+    }
+    ReadOptions read;
+    for (const auto& feature : model.features) read.expected_kinds[feature.name] = feature.kind;
+    return profile_from_table(model.name, read_table(model.reference.file, read));
+  } catch (const std::exception& e) {
+    throw ConfigError(key + ": " + model.reference.file.string() + ": " + e.what());
+  }
+}
+
+void Pipeline::load_references() {
+  for (std::size_t m = 0; m < models_.size(); ++m) {
+    Model& model = *models_[m];
+    const std::lock_guard lock(model.mutex);
+    if (!model.config.reference.file.empty()) {
+      model.profile = load_reference_file(model.config, m);
+      model.reference_origin = "file";
+      continue;
+    }
+    const auto saved = bootstrap_path(config_, model.config.name);
+    if (std::filesystem::exists(saved)) {
+      try {
+        model.profile = std::make_shared<const ReferenceProfile>(read_profile_file(saved));
+        model.reference_origin = "bootstrap";
+        continue;
+      } catch (const std::exception& e) {
+        log_line(LogLevel::kError, "references",
+                 "bootstrapped reference of model '" + model.config.name + "' is unusable (" +
+                     e.what() + "); bootstrapping again");
+      }
+    }
+    WindowConfig collect;
+    collect.size = model.config.reference.bootstrap;
+    collect.slide = collect.size;
+    model.bootstrap.emplace(model.config.features, collect, 0);
+  }
+}
+
+void Pipeline::reload_references() {
+  for (std::size_t m = 0; m < models_.size(); ++m) {
+    const ModelConfig& config = models_[m]->config;
+    if (config.reference.file.empty()) continue;
+    try {
+      set_reference(config.name, load_reference_file(config, m), "file");
+      log_line(LogLevel::kInfo, "references", "reloaded the reference of model '" + config.name + "'");
+    } catch (const std::exception& e) {
+      log_line(LogLevel::kError, "references",
+               std::string("reload failed, keeping the previous reference: ") + e.what());
+    }
+  }
+}
+
+void Pipeline::set_reference(std::string_view model_name,
+                             std::shared_ptr<const ReferenceProfile> profile, std::string origin) {
+  for (const auto& model : models_) {
+    if (model->config.name != model_name) continue;
+    const std::lock_guard lock(model->mutex);
+    model->profile = std::move(profile);
+    model->reference_origin = std::move(origin);
+    model->bootstrap.reset();
+    return;
+  }
+  throw InputError("unknown model '" + std::string(model_name) + "'");
+}
+
+void Pipeline::finish_bootstrap(Model& model, const WindowSnapshot& rows) {
+  auto profile = std::make_shared<const ReferenceProfile>(
+      ReferenceProfile::build(rows.table.view(), model.config.profile));
+  const auto path = bootstrap_path(config_, model.config.name);
+  std::filesystem::create_directories(path.parent_path());
+  write_profile_file(path, *profile);
+  model.profile = std::move(profile);
+  model.reference_origin = "bootstrap";
+  model.bootstrap.reset();
+  log_line(LogLevel::kInfo, "references",
+           "model '" + model.config.name + "' bootstrapped its reference from " +
+               std::to_string(rows.table.rows) + " rows");
+}
+
+void Pipeline::append(std::size_t model_index, const DecodedRows& rows) {
+  Model& model = *models_[model_index];
+  std::size_t begin = 0;
+  if (model.bootstrap) {
+    const std::uint64_t wanted = model.config.reference.bootstrap - model.bootstrap->counters().appended;
+    const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, rows.rows()));
+    std::vector<WindowSnapshot> complete;
+    model.bootstrap->append(take == rows.rows() ? rows : slice_rows(rows, 0, take), complete);
+    if (!complete.empty()) finish_bootstrap(model, complete.front());
+    begin = take;
+  }
+  if (begin == rows.rows()) return;
+  std::vector<WindowSnapshot> due;
+  model.window.append(begin == 0 ? rows : slice_rows(rows, begin, rows.rows()), due);
+  for (auto& snapshot : due) enqueue(model_index, std::move(snapshot));
+}
+
+void Pipeline::enqueue(std::size_t model_index, WindowSnapshot snapshot) {
+  Model& model = *models_[model_index];  // its mutex is held by the caller
+  if (!model.profile || model.pending >= options_.max_pending_evaluations) {
+    ++model.skipped;
+    return;
+  }
+  ++model.pending;
+  {
+    const std::lock_guard lock(jobs_mutex_);
+    jobs_.push_back({model_index, std::make_shared<const WindowSnapshot>(std::move(snapshot))});
+  }
+  jobs_changed_.notify_all();
+}
+
+void Pipeline::deliver(std::string_view source, std::span<const RawRecord> records,
+                       std::span<const SourcePosition> positions) {
+  const auto it = decoders_.find(source);
+  if (it == decoders_.end()) {
+    rate_limited_.warn(source, "pipeline", "records from an unknown source were dropped");
+    return;
+  }
+  SourceDecoder& sd = *it->second;
+  const std::shared_lock gate(ingest_gate_);
+  for (auto& rows : sd.rows) rows.clear();
+  DecodeCounts counts;
+  sd.decoder.decode(records, sd.rows, counts);
+  for (std::size_t k = 0; k < sd.model_indices.size(); ++k) {
+    const std::size_t m = sd.model_indices[k];
+    Model& model = *models_[m];
+    const std::lock_guard lock(model.mutex);
+    if (k < counts.accepted_rows.size()) model.accepted += counts.accepted_rows[k];
+    if (k < counts.rejected.size()) {
+      for (std::size_t r = 0; r < kRejectReasons; ++r) model.rejected[r] += counts.rejected[k][r];
+    }
+    if (k < sd.rows.size() && sd.rows[k].rows() > 0) {
+      try {
+        append(m, sd.rows[k]);
+      } catch (const std::exception& e) {
+        // A failed bootstrap build or profile write must not stop ingestion.
+        model.last_error = e.what();
+        rate_limited_.warn(model.config.name, "pipeline", e.what());
+      }
+    }
+  }
+  {
+    const std::lock_guard lock(unmatched_mutex_);
+    for (std::size_t r = 0; r < kRejectReasons; ++r) unmatched_[r] += counts.unmatched[r];
+  }
+  const std::lock_guard lock(positions_mutex_);
+  for (const auto& p : positions) positions_[{p.source, p.stream}] = p.offset;
+}
+
+void Pipeline::evaluator_loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(jobs_mutex_);
+      jobs_changed_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = jobs_.front();
+      jobs_.pop_front();
+      running_ = job;
+    }
+    evaluate(job);
+    {
+      const std::lock_guard lock(jobs_mutex_);
+      running_.reset();
+    }
+    jobs_changed_.notify_all();
+  }
+}
+
+void Pipeline::evaluate(const Job& job) {
+  Model& model = *models_[job.model];
+  std::shared_ptr<const ReferenceProfile> profile;
+  {
+    const std::lock_guard lock(model.mutex);
+    profile = model.profile;
+  }
+  const auto start = Clock::now();
+  std::string json;
+  std::string error;
+  try {
+    EvaluationResult result = backend_->evaluate(*profile, job.snapshot->table.view(),
+                                                 model.config.evaluation);
+    result.reference_rows = profile->rows();
+    result.current_rows = job.snapshot->table.rows;
+    CheckTiming timing;
+    timing.tests_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    json = render_json(result, timing);
+    if (!json.empty() && json.back() == '\n') json.pop_back();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  const std::lock_guard lock(model.mutex);
+  --model.pending;
+  if (!error.empty()) {
+    ++model.failed;
+    model.last_error = error;
+    rate_limited_.warn(model.config.name, "evaluator", "model '" + model.config.name + "': " + error);
+    return;
+  }
+  ++model.evaluations;
+  model.last_json = std::move(json);
+  model.last_position = job.snapshot->position;
+  model.last_ms = wall_ms();
+}
+
+void Pipeline::drain_evaluations() {
+  std::unique_lock lock(jobs_mutex_);
+  jobs_changed_.wait(lock, [this] { return jobs_.empty() && !running_; });
+}
+
+std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
+  const std::unique_lock gate(ingest_gate_);
+  BinaryWriter out;
+  out.scalar<std::uint64_t>(models_.size());
+  for (std::size_t m = 0; m < models_.size(); ++m) {
+    const Model& model = *models_[m];
+    // Each model is its own blob, so one that no longer fits the config cannot spoil the rest.
+    BinaryWriter part;
+    {
+      const std::lock_guard lock(model.mutex);
+      model.window.save(part);
+      part.scalar<std::uint8_t>(model.bootstrap ? 1 : 0);
+      if (model.bootstrap) model.bootstrap->save(part);
+      part.scalar<std::uint64_t>(model.accepted);
+      for (const auto r : model.rejected) part.scalar<std::uint64_t>(r);
+      for (const std::uint64_t v : {model.evaluations, model.skipped, model.failed, model.last_position}) {
+        part.scalar<std::uint64_t>(v);
+      }
+      part.scalar<std::int64_t>(model.last_ms);
+      part.text(model.last_json);
+    }
+    // Snapshots taken but not yet evaluated: a restart evaluates them again.
+    std::vector<std::shared_ptr<const WindowSnapshot>> pending;
+    {
+      const std::lock_guard lock(jobs_mutex_);
+      if (running_ && running_->model == m) pending.push_back(running_->snapshot);
+      for (const auto& job : jobs_) {
+        if (job.model == m) pending.push_back(job.snapshot);
+      }
+    }
+    part.scalar<std::uint64_t>(pending.size());
+    for (const auto& snapshot : pending) {
+      part.scalar<std::uint64_t>(snapshot->position);
+      part.scalar<std::int64_t>(snapshot->boundary_ms);
+      part.scalar<std::int64_t>(snapshot->last_row_ms);
+      save_table(part, snapshot->table);
+    }
+    out.text(model.config.name);
+    out.text(part.bytes());
+  }
+  const std::lock_guard lock(positions_mutex_);
+  out.scalar<std::uint64_t>(positions_.size());
+  positions.clear();
+  for (const auto& [key, offset] : positions_) {
+    out.text(key.first);
+    out.text(key.second);
+    out.scalar<std::int64_t>(offset);
+    positions.push_back({key.first, key.second, offset});
+  }
+  return std::move(out.bytes());
+}
+
+void Pipeline::restore(std::span<const std::byte> payload) {
+  BinaryReader in(payload, "checkpoint");
+  const std::size_t model_count = in.count(16);
+  for (std::size_t k = 0; k < model_count; ++k) {
+    const std::string name = in.text();
+    const std::string blob = in.text();
+    const auto it = std::find_if(models_.begin(), models_.end(),
+                                 [&](const auto& m) { return m->config.name == name; });
+    if (it == models_.end()) {
+      log_line(LogLevel::kWarning, "checkpoint", "model '" + name + "' is no longer configured");
+      continue;
+    }
+    Model& model = **it;
+    const std::size_t index = static_cast<std::size_t>(it - models_.begin());
+    const std::lock_guard lock(model.mutex);
+    try {
+      BinaryReader part(as_bytes(blob), "checkpoint of model '" + name + "'");
+      model.window.restore(part);
+      const bool bootstrapping = part.scalar<std::uint8_t>() != 0;
+      if (bootstrapping && model.bootstrap) {
+        model.bootstrap->restore(part);
+      } else if (bootstrapping) {
+        // The reference is ready now (a file, or a bootstrap that finished): skip that state.
+        WindowConfig collect;
+        collect.size = std::max<std::uint64_t>(1, model.config.reference.bootstrap);
+        collect.slide = collect.size;
+        ModelWindow(model.config.features, collect, 0).restore(part);
+      }
+      model.accepted = part.scalar<std::uint64_t>();
+      for (auto& r : model.rejected) r = part.scalar<std::uint64_t>();
+      model.evaluations = part.scalar<std::uint64_t>();
+      model.skipped = part.scalar<std::uint64_t>();
+      model.failed = part.scalar<std::uint64_t>();
+      model.last_position = part.scalar<std::uint64_t>();
+      model.last_ms = part.scalar<std::int64_t>();
+      model.last_json = part.text();
+      const std::size_t pending = part.count(8);
+      for (std::size_t p = 0; p < pending; ++p) {
+        WindowSnapshot snapshot;
+        snapshot.position = part.scalar<std::uint64_t>();
+        snapshot.boundary_ms = part.scalar<std::int64_t>();
+        snapshot.last_row_ms = part.scalar<std::int64_t>();
+        snapshot.table = load_table(part);
+        enqueue(index, std::move(snapshot));
+      }
+    } catch (const FormatError& e) {
+      log_line(LogLevel::kError, "checkpoint",
+               std::string(e.what()) + "; model '" + name + "' starts with an empty window");
+      model.window = ModelWindow(model.config.features, model.config.window,
+                                 options_.time_window_max_rows);
+    }
+  }
+  const std::size_t position_count = in.count(24);
+  const std::lock_guard lock(positions_mutex_);
+  for (std::size_t k = 0; k < position_count; ++k) {
+    std::string source = in.text();
+    std::string stream = in.text();
+    const auto offset = in.scalar<std::int64_t>();
+    positions_[{std::move(source), std::move(stream)}] = offset;
+  }
+}
+
+std::vector<SourcePosition> Pipeline::positions_of(std::string_view source) const {
+  std::vector<SourcePosition> out;
+  const std::lock_guard lock(positions_mutex_);
+  for (const auto& [key, offset] : positions_) {
+    if (key.first == source) out.push_back({key.first, key.second, offset});
+  }
+  return out;
+}
+
+std::vector<ModelReport> Pipeline::reports() const {
+  std::vector<ModelReport> out;
+  for (const auto& model : models_) {
+    const std::lock_guard lock(model->mutex);
+    ModelReport r;
+    r.name = model->config.name;
+    r.reference_ready = model->profile != nullptr;
+    r.reference_rows = model->profile ? model->profile->rows() : 0;
+    r.reference_origin = model->reference_origin;
+    r.bootstrap_rows = model->bootstrap ? model->bootstrap->size() : 0;
+    r.current_rows = model->window.size();
+    r.records_accepted = model->accepted;
+    r.rejected_by_reason = model->rejected;
+    for (const auto v : model->rejected) r.records_rejected += v;
+    r.window = model->window.counters();
+    r.evaluations = model->evaluations;
+    r.evaluations_skipped = model->skipped;
+    r.evaluations_failed = model->failed;
+    r.last_error = model->last_error;
+    r.last_evaluation_json = model->last_json;
+    r.last_evaluation_position = model->last_position;
+    r.last_evaluation_ms = model->last_ms;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<std::string> Pipeline::window_csv(std::string_view model_name) const {
+  for (const auto& model : models_) {
+    if (model->config.name != model_name) continue;
+    WindowSnapshot rows;
+    {
+      const std::lock_guard lock(model->mutex);
+      rows = model->window.contents();
+    }
+    std::string csv = "row";
+    for (const auto& column : rows.table.columns) csv += "," + csv_field(column.name);
+    csv += "\n";
+    char number[32];
+    for (std::size_t r = 0; r < rows.table.rows; ++r) {
+      csv += std::to_string(r);
+      for (const auto& column : rows.table.columns) {
+        csv += ',';
+        if (column.kind == FeatureKind::kNumeric) {
+          const float v = column.values[r];
+          if (std::isfinite(v)) {
+            std::snprintf(number, sizeof number, "%.9g", static_cast<double>(v));
+            csv += number;
+          }
+        } else if (column.codes[r] != kMissingCode) {
+          csv += csv_field(column.dictionary[column.codes[r]]);
+        }
+      }
+      csv += "\n";
+    }
+    return csv;
+  }
+  return std::nullopt;
+}
+
+bool Pipeline::references_ready() const {
+  return std::all_of(models_.begin(), models_.end(), [](const auto& model) {
+    const std::lock_guard lock(model->mutex);
+    return model->profile != nullptr;
+  });
+}
+
+std::array<std::uint64_t, kRejectReasons> Pipeline::unmatched() const {
+  const std::lock_guard lock(unmatched_mutex_);
+  return unmatched_;
+}
+
+}  // namespace drift::daemon

@@ -1,0 +1,138 @@
+#pragma once
+/// The ingest side of the daemon: decodes what sources deliver, appends it to each model's
+/// window, hands due snapshots to the evaluator thread, and captures/restores all of it as one
+/// consistent checkpoint (windows and source positions from the same instant).
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "decode/decoder.h"
+#include "drift/detectors/backend.h"
+#include "ingest/record.h"
+#include "server/log.h"
+#include "window/model_window.h"
+
+namespace drift::daemon {
+
+/// What /v1/models reports about one model (a copy, safe to read anywhere).
+struct ModelReport {
+  std::string name;
+  std::uint64_t reference_rows = 0;
+  bool reference_ready = false;
+  std::string reference_origin;  ///< "file", "bootstrap", "api" or "" while bootstrapping
+  std::uint64_t bootstrap_rows = 0;
+  std::uint64_t current_rows = 0;
+  std::uint64_t records_accepted = 0;
+  std::uint64_t records_rejected = 0;
+  std::array<std::uint64_t, kRejectReasons> rejected_by_reason{};
+  WindowCounters window;
+  std::uint64_t evaluations = 0;
+  std::uint64_t evaluations_skipped = 0;  ///< evaluator busy, or no reference yet
+  std::uint64_t evaluations_failed = 0;
+  std::string last_error;
+  std::string last_evaluation_json;  ///< the `driftd check` object, or empty
+  std::uint64_t last_evaluation_position = 0;
+  std::int64_t last_evaluation_ms = 0;  ///< wall clock when it finished
+};
+
+class Pipeline final : public RecordSink {
+ public:
+  struct Options {
+    std::uint64_t time_window_max_rows = 1000000;
+    std::size_t max_pending_evaluations = 4;  ///< per model
+  };
+
+  Pipeline(Config config, std::unique_ptr<Backend> backend, Options options);
+  ~Pipeline() override;
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  /// Loads every model's reference: a configured file (CSV, JSONL or a saved profile) or a
+  /// bootstrap finished earlier (state.dir/references/<model>.profile). Throws ConfigError with
+  /// the model's key path when a configured file cannot be used.
+  void load_references();
+
+  void deliver(std::string_view source, std::span<const RawRecord> records,
+               std::span<const SourcePosition> positions) override;
+
+  /// The checkpoint payload: windows, bootstrap progress, counters, pending evaluations and
+  /// source positions, all from one instant (ingestion pauses for the copy).
+  std::string capture(std::vector<SourcePosition>& positions);
+  /// Restores a payload from capture() before sources start. A model whose part does not fit
+  /// the current config starts empty (logged); the rest is kept.
+  void restore(std::span<const std::byte> payload);
+  /// Positions restored for (or delivered by) one source.
+  std::vector<SourcePosition> positions_of(std::string_view source) const;
+
+  /// Replaces a model's reference; `origin` is reported ("api", "file"). Throws InputError for
+  /// an unknown model.
+  void set_reference(std::string_view model, std::shared_ptr<const ReferenceProfile> profile,
+                     std::string origin);
+  /// Re-reads file references (SIGHUP) and restarts bootstraps that have no file.
+  void reload_references();
+  /// Builds a profile for `model` from a table (its features by name, kinds from the config).
+  std::shared_ptr<const ReferenceProfile> profile_from_table(std::string_view model,
+                                                             const Table& table) const;
+
+  std::vector<ModelReport> reports() const;
+  /// The window's rows as CSV (timestamp_ms, then features), or nullopt for an unknown model.
+  std::optional<std::string> window_csv(std::string_view model) const;
+  bool references_ready() const;
+  /// Records that no model took, by reason.
+  std::array<std::uint64_t, kRejectReasons> unmatched() const;
+  /// Blocks until every queued evaluation has finished (tests, shutdown).
+  void drain_evaluations();
+  const Config& config() const { return config_; }
+
+ private:
+  struct Model;
+  struct SourceDecoder;
+  struct Job {
+    std::size_t model = 0;
+    std::shared_ptr<const WindowSnapshot> snapshot;
+  };
+
+  void append(std::size_t model_index, const DecodedRows& rows);
+  void enqueue(std::size_t model_index, WindowSnapshot snapshot);
+  void evaluator_loop();
+  void evaluate(const Job& job);
+  void finish_bootstrap(Model& model, const WindowSnapshot& rows);
+  std::shared_ptr<const ReferenceProfile> load_reference_file(const ModelConfig& model,
+                                                              std::size_t index) const;
+
+  Config config_;
+  std::unique_ptr<Backend> backend_;
+  Options options_;
+  std::vector<std::unique_ptr<Model>> models_;
+  std::map<std::string, std::unique_ptr<SourceDecoder>, std::less<>> decoders_;
+
+  /// Shared by deliveries, exclusive for a checkpoint capture: windows and positions are then
+  /// consistent with each other.
+  mutable std::shared_mutex ingest_gate_;
+  mutable std::mutex positions_mutex_;
+  std::map<std::pair<std::string, std::string>, std::int64_t> positions_;
+  mutable std::mutex unmatched_mutex_;
+  std::array<std::uint64_t, kRejectReasons> unmatched_{};
+
+  mutable std::mutex jobs_mutex_;
+  std::condition_variable jobs_changed_;
+  std::deque<Job> jobs_;
+  std::optional<Job> running_;
+  bool stopping_ = false;
+  std::thread evaluator_;
+  RateLimitedLog rate_limited_;
+};
+
+}  // namespace drift::daemon
