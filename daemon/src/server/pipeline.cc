@@ -25,6 +25,16 @@ std::filesystem::path bootstrap_path(const Config& config, const std::string& mo
   return config.state.dir / "references" / (model + ".profile");
 }
 
+}  // namespace
+
+std::filesystem::path api_reference_path(const Config& config, std::string_view model) {
+  std::string name(model);
+  name += ".api.profile";
+  return config.state.dir / "references" / name;
+}
+
+namespace {
+
 std::string csv_field(std::string_view text) {
   if (text.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(text);
   std::string quoted = "\"";
@@ -150,6 +160,19 @@ void Pipeline::load_references() {
   for (std::size_t m = 0; m < models_.size(); ++m) {
     Model& model = *models_[m];
     const std::lock_guard lock(model.mutex);
+    // A reference posted to the API outlives restarts until it is reset.
+    const auto posted = api_reference_path(config_, model.config.name);
+    if (std::filesystem::exists(posted)) {
+      try {
+        model.profile = std::make_shared<const ReferenceProfile>(read_profile_file(posted));
+        model.reference_origin = "api";
+        continue;
+      } catch (const std::exception& e) {
+        log_line(LogLevel::kError, "references",
+                 "the posted reference of model '" + model.config.name + "' is unusable (" +
+                     e.what() + "); using the configured one");
+      }
+    }
     if (!model.config.reference.file.empty()) {
       model.profile = load_reference_file(model.config, m);
       model.reference_origin = "file";
@@ -186,6 +209,29 @@ void Pipeline::reload_references() {
                std::string("reload failed, keeping the previous reference: ") + e.what());
     }
   }
+}
+
+void Pipeline::reset_reference(std::string_view model_name) {
+  for (std::size_t m = 0; m < models_.size(); ++m) {
+    Model& model = *models_[m];
+    if (model.config.name != model_name) continue;
+    std::error_code ec;
+    std::filesystem::remove(api_reference_path(config_, model.config.name), ec);
+    if (!model.config.reference.file.empty()) {
+      set_reference(model_name, load_reference_file(model.config, m), "file");
+      return;
+    }
+    std::filesystem::remove(bootstrap_path(config_, model.config.name), ec);
+    const std::lock_guard lock(model.mutex);
+    model.profile.reset();
+    model.reference_origin.clear();
+    WindowConfig collect;
+    collect.size = model.config.reference.bootstrap;
+    collect.slide = collect.size;
+    model.bootstrap.emplace(model.config.features, collect, 0);
+    return;
+  }
+  throw InputError("unknown model '" + std::string(model_name) + "'");
 }
 
 void Pipeline::set_reference(std::string_view model_name,

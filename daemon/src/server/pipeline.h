@@ -47,6 +47,9 @@ struct ModelReport {
   std::int64_t last_evaluation_ms = 0;  ///< wall clock when it finished
 };
 
+/// Where a reference posted to /v1/models/<model>/reference is kept.
+std::filesystem::path api_reference_path(const Config& config, std::string_view model);
+
 class Pipeline final : public RecordSink {
  public:
   struct Options {
@@ -80,8 +83,10 @@ class Pipeline final : public RecordSink {
   /// an unknown model.
   void set_reference(std::string_view model, std::shared_ptr<const ReferenceProfile> profile,
                      std::string origin);
-  /// Re-reads file references (SIGHUP) and restarts bootstraps that have no file.
+  /// Re-reads file references (SIGHUP).
   void reload_references();
+  /// Drops a posted reference: back to the configured file, or a new bootstrap.
+  void reset_reference(std::string_view model);
   /// Builds a profile for `model` from a table (its features by name, kinds from the config).
   std::shared_ptr<const ReferenceProfile> profile_from_table(std::string_view model,
                                                              const Table& table) const;
