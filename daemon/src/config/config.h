@@ -19,8 +19,9 @@ namespace drift::daemon {
 
 using Duration = std::chrono::milliseconds;
 
-/// A configuration that cannot be used. what() is one line: "<key path>: <reason>", e.g.
-/// "models[0].window.size: must be at least 1".
+/// A configuration that cannot be used. what() is one line: "<origin>: <key path>: <reason>"
+/// from parse_config/load_config, e.g. "driftd.yaml: models[0].window.size: must be at least 1,
+/// got 0" (the origin is the file name, or parse_config's `origin`).
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -38,6 +39,12 @@ struct ServerConfig {
 struct StateConfig {
   std::filesystem::path dir;  ///< checkpoints, write-ahead log, bootstrapped references
   Duration checkpoint_interval{5000};
+};
+
+/// Settings for the GPU backend (`backend: gpu` or `auto` on a machine with a GPU).
+struct GpuConfig {
+  int device = 0;                  ///< CUDA device ordinal
+  std::uint64_t memory_limit = 0;  ///< bytes of device memory driftd may use; 0 = no limit
 };
 
 enum class SourceType : std::uint8_t { kKafka, kHttp, kFile };
@@ -88,8 +95,8 @@ struct FeatureConfig {
 };
 
 struct ReferenceConfig {
-  std::filesystem::path file;  ///< CSV, JSONL or a saved profile
-  std::uint64_t bootstrap = 0; ///< > 0: the first N rows of the stream become the reference
+  std::filesystem::path file;   ///< CSV, JSONL or a saved profile
+  std::uint64_t bootstrap = 0;  ///< > 0: the first N rows of the stream become the reference
 };
 
 struct WindowConfig {
@@ -105,19 +112,20 @@ struct ModelConfig {
   std::string name;
   std::vector<std::string> sources;  ///< source names feeding the model; empty = all
   MatchRule match;
-  std::string timestamp_pointer;     ///< empty = arrival time
-  std::string version_pointer;       ///< a change of this value resets a bootstrapped reference
+  std::string timestamp_pointer;  ///< empty = arrival time
+  std::string version_pointer;    ///< a change of this value resets a bootstrapped reference
   std::vector<FeatureConfig> features;
   ReferenceConfig reference;
   WindowConfig window;
-  ProfileOptions profile;            ///< PSI bins, MMD features/sigma/max_rows...
-  EvaluationConfig evaluation;       ///< tests, p_value, correction, ks method, thresholds
+  ProfileOptions profile;       ///< PSI bins, MMD features/sigma/max_rows...
+  EvaluationConfig evaluation;  ///< tests, p_value, correction, ks method, thresholds
 };
 
 struct Config {
   ServerConfig server;
   StateConfig state;
-  std::string backend = "auto";
+  std::string backend = "auto";  ///< "auto" | "cpu" | "gpu"
+  GpuConfig gpu;
   std::vector<SourceConfig> sources;
   std::vector<ModelConfig> models;
 };
