@@ -431,6 +431,10 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
     out.text(model.config.name);
     out.text(part.bytes());
   }
+  {
+    const std::lock_guard lock(unmatched_mutex_);
+    for (const auto count : unmatched_) out.scalar<std::uint64_t>(count);
+  }
   const std::lock_guard lock(positions_mutex_);
   out.scalar<std::uint64_t>(positions_.size());
   positions.clear();
@@ -494,6 +498,10 @@ void Pipeline::restore(std::span<const std::byte> payload) {
       model.window = ModelWindow(model.config.features, model.config.window,
                                  options_.time_window_max_rows);
     }
+  }
+  {
+    const std::lock_guard lock(unmatched_mutex_);
+    for (auto& count : unmatched_) count = in.scalar<std::uint64_t>();
   }
   const std::size_t position_count = in.count(24);
   const std::lock_guard lock(positions_mutex_);
