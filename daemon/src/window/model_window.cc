@@ -51,10 +51,26 @@ ModelWindow::ModelWindow(std::vector<FeatureConfig> features, WindowConfig confi
   for (const auto& f : features_) {
     column_of_.push_back(f.kind == FeatureKind::kNumeric ? numeric++ : categorical++);
   }
-  numeric_.assign(numeric, std::vector<float>(capacity_));
-  codes_.assign(categorical, std::vector<std::uint32_t>(capacity_));
+  numeric_.resize(numeric);
+  codes_.resize(categorical);
   dictionaries_.resize(categorical);
-  timestamps_.assign(capacity_, 0);
+}
+
+void ModelWindow::reserve(std::size_t rows) {
+  rows = std::min(rows, capacity_);
+  if (rows <= allocated_) return;
+  // Geometric growth: memory follows the rows held, not the configured maximum.
+  const std::size_t grown = std::min(capacity_, std::max({rows, allocated_ * 2, std::size_t{1024}}));
+  auto relinearize = [&](auto& ring) {
+    std::remove_reference_t<decltype(ring)> bigger(grown);
+    for (std::size_t r = 0; r < count_; ++r) bigger[r] = ring[slot(r)];
+    ring = std::move(bigger);
+  };
+  for (auto& column : numeric_) relinearize(column);
+  for (auto& column : codes_) relinearize(column);
+  relinearize(timestamps_);
+  head_ = 0;
+  allocated_ = grown;
 }
 
 void ModelWindow::push_rows(const DecodedRows& rows, std::size_t begin, std::size_t end) {
@@ -62,6 +78,7 @@ void ModelWindow::push_rows(const DecodedRows& rows, std::size_t begin, std::siz
   if (end - begin > capacity_) begin = end - capacity_;
   const std::size_t n = end - begin;
   if (n == 0) return;
+  reserve(count_ + n);
   // The slot after the newest row: the oldest row's slot when the ring is full.
   const std::size_t write_at = slot(count_);
   for (std::size_t k = 0; k < numeric_.size(); ++k) {
@@ -71,7 +88,7 @@ void ModelWindow::push_rows(const DecodedRows& rows, std::size_t begin, std::siz
     auto& codes = codes_[k];
     for (std::size_t r = 0; r < n; ++r) {
       const CategoryRef& ref = rows.categorical[k][begin + r];
-      codes[(write_at + r) % capacity_] =
+      codes[(write_at + r) % allocated_] =
           ref.length == CategoryRef::kMissingLength
               ? kMissingCode
               : dictionaries_[k].code(rows.category(ref), counters_.category_overflow);
@@ -79,9 +96,9 @@ void ModelWindow::push_rows(const DecodedRows& rows, std::size_t begin, std::siz
   }
   ring_copy(timestamps_, write_at, rows.timestamp_ms.data() + begin, n);
   const std::size_t total = count_ + n;
-  const std::size_t kept = std::min(total, capacity_);
+  const std::size_t kept = std::min(total, allocated_);
   const std::size_t dropped = total - kept;
-  head_ = (head_ + dropped) % capacity_;
+  head_ = (head_ + dropped) % allocated_;
   count_ = kept;
   if (config_.time_based()) counters_.evicted_capacity += dropped;
 }
@@ -144,7 +161,7 @@ void ModelWindow::append(const DecodedRows& rows, std::vector<WindowSnapshot>& d
 
 void ModelWindow::evict_before(std::int64_t cutoff_ms) {
   while (count_ > 0 && timestamps_[head_] <= cutoff_ms) {
-    head_ = (head_ + 1) % capacity_;
+    head_ = (head_ + 1) % allocated_;
     --count_;
   }
 }
@@ -286,6 +303,7 @@ void ModelWindow::restore(BinaryReader& in) {
   count_ = 0;
   dictionaries_ = std::move(dictionaries);
   const std::size_t keep = std::min(rows, capacity_);
+  reserve(keep);
   const std::size_t first = rows - keep;
   for (std::size_t k = 0; k < numeric_.size(); ++k) {
     std::copy_n(numeric[k].begin() + static_cast<std::ptrdiff_t>(first), keep, numeric_[k].begin());

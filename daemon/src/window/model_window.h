@@ -77,12 +77,15 @@ class ModelWindow {
   WindowSnapshot snapshot_between(std::int64_t after_ms, std::int64_t until_ms) const;
   WindowSnapshot snapshot_all() const;
   void evict_before(std::int64_t cutoff_ms);
-  std::size_t slot(std::uint64_t age) const { return (head_ + age) % capacity_; }
+  std::size_t slot(std::uint64_t age) const { return (head_ + age) % allocated_; }
+  /// Grows the ring (up to capacity_) so `rows` fit, keeping the rows in order.
+  void reserve(std::size_t rows);
 
   std::vector<FeatureConfig> features_;
   std::vector<std::size_t> column_of_;  ///< feature -> index among its kind
   WindowConfig config_;
-  std::size_t capacity_;
+  std::size_t capacity_;       ///< rows the window may hold
+  std::size_t allocated_ = 0;  ///< rows the ring has room for now (grows up to capacity_)
   std::vector<std::vector<float>> numeric_;
   std::vector<std::vector<std::uint32_t>> codes_;
   std::vector<Dictionary> dictionaries_;
