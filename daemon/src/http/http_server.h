@@ -2,6 +2,7 @@
 /// The daemon's one HTTP port (Boost.Beast over Asio): health, status, models, ingest, control,
 /// and later /metrics. Beast types stay inside http/; handlers see these plain structs.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,10 @@ class HttpServer {
     std::string listen = "127.0.0.1:0";  ///< host:port; port 0 picks a free port
     std::uint64_t max_body_bytes = 16u << 20;
     int threads = 2;
+    /// An idle keep-alive connection (or one that stalls mid-request) is closed after this.
+    std::chrono::milliseconds idle_timeout{60000};
+    /// stop() waits at most this long for in-flight requests before closing them.
+    std::chrono::milliseconds shutdown_timeout{10000};
   };
 
   /// Binds the listening socket now (so port() is known and bind errors surface at start-up);
@@ -55,11 +60,14 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  /// Registers a handler; call before start().
+  /// Registers a handler; call before start(). A prefix matches at a segment boundary:
+  /// "/v1/ingest/a" matches "/v1/ingest/a" and "/v1/ingest/a/x" but not "/v1/ingest/ab"; a
+  /// prefix ending in '/' matches every path that starts with it.
   void route(std::string method, std::string path_prefix, HttpHandler handler);
   /// Starts accepting on the server's threads.
   void start();
-  /// Stops accepting, finishes in-flight requests (bounded wait), joins the threads.
+  /// Stops accepting, finishes in-flight requests (bounded by Options::shutdown_timeout), closes
+  /// idle keep-alive connections, joins the threads. Idempotent; never call it from a handler.
   void stop();
   std::uint16_t port() const;
   /// "host:port" actually bound.
