@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the bundled example, from a fresh machine: install, build, then compare a week
-# of a credit model's traffic (examples/current.csv) with its training data (reference.csv).
+# The main job on an embedded default, from a fresh machine: install, build, then run the daemon
+# (`driftd demo`) on an in-process Kafka (librdkafka's mock cluster) carrying a fraud model's
+# prediction logs that drift after 25 s. It exits once drift is detected; run
+# `build/daemon/driftd demo` without flags to keep it running and explore its HTTP API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-set -x
-build/daemon/driftd check --reference examples/reference.csv --current examples/current.csv \
-  --tests ks,psi,chi2,mmd --mmd-features age,income,credit_score,loan_amount \
-  --format both --output build/example-report.json
+exec build/daemon/driftd demo --exit-on-drift --duration 120s

@@ -3,16 +3,23 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/config_commands.h"
 #include "drift/daemon/check_command.h"
 #include "drift/gpu/gpu_backend.h"
+#include "server/daemon.h"
+#include "server/demo.h"
 
 namespace {
 
 constexpr std::string_view kUsage = R"(usage: driftd <command> [options]
 
 commands:
-  check      compare a current data file with a reference file (run 'driftd check --help')
-  version    print the version and the compute backends available
+  run              run the daemon: driftd run --config FILE (YAML or JSON)
+  demo             run the daemon on an embedded Kafka with drifting traffic (no setup)
+  check            compare a current data file with a reference file (driftd check --help)
+  validate-config  check a configuration file without running it
+  config-reference print the configuration reference (daemon/CONFIGURATION.md)
+  version          print the version and the compute backends available
 
 driftd detects drift in model inputs and predictions: KS, PSI, chi-square and MMD tests.
 )";
@@ -28,6 +35,14 @@ int main(int argc, char** argv) {
   const std::string_view command = args[0];
   const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
   if (command == "check") return drift::daemon::check_main(rest, std::cout, std::cerr);
+  if (command == "run") return drift::daemon::run_main(rest, std::cout, std::cerr);
+  if (command == "demo") return drift::daemon::demo_main(rest, std::cout, std::cerr);
+  if (command == "validate-config") {
+    return drift::daemon::validate_config_main(rest, std::cout, std::cerr);
+  }
+  if (command == "config-reference") {
+    return drift::daemon::config_reference_main(rest, std::cout, std::cerr);
+  }
   if (command == "version" || command == "--version") {
     const auto gpu = drift::gpu::probe();
     std::cout << "driftd " << DRIFT_VERSION << "\nbackends: cpu"

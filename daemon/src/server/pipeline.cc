@@ -63,7 +63,6 @@ struct Pipeline::Model {
   std::uint64_t evaluations = 0;
   std::uint64_t skipped = 0;
   std::uint64_t failed = 0;
-  std::size_t pending = 0;
   std::string last_error;
   std::string last_json;
   std::uint64_t last_position = 0;
@@ -97,6 +96,7 @@ Pipeline::Pipeline(Config config, std::unique_ptr<Backend> backend, Options opti
     decoders_.emplace(source.name, std::make_unique<SourceDecoder>(std::move(indices),
                                                                    std::move(fed), source.format));
   }
+  pending_.assign(models_.size(), 0);
   evaluator_ = std::thread([this] { evaluator_loop(); });
 }
 
@@ -261,7 +261,8 @@ void Pipeline::finish_bootstrap(Model& model, const WindowSnapshot& rows) {
                std::to_string(rows.table.rows) + " rows");
 }
 
-void Pipeline::append(std::size_t model_index, const DecodedRows& rows) {
+void Pipeline::append(std::size_t model_index, const DecodedRows& rows,
+                      std::vector<WindowSnapshot>& due) {
   Model& model = *models_[model_index];
   std::size_t begin = 0;
   if (model.bootstrap) {
@@ -273,20 +274,27 @@ void Pipeline::append(std::size_t model_index, const DecodedRows& rows) {
     begin = take;
   }
   if (begin == rows.rows()) return;
-  std::vector<WindowSnapshot> due;
-  model.window.append(begin == 0 ? rows : slice_rows(rows, begin, rows.rows()), due);
-  for (auto& snapshot : due) enqueue(model_index, std::move(snapshot));
+  std::vector<WindowSnapshot> reached;
+  model.window.append(begin == 0 ? rows : slice_rows(rows, begin, rows.rows()), reached);
+  for (auto& snapshot : reached) {
+    // Without a reference (still bootstrapping) there is nothing to compare with.
+    if (!model.profile) {
+      ++model.skipped;
+    } else {
+      due.push_back(std::move(snapshot));
+    }
+  }
 }
 
-void Pipeline::enqueue(std::size_t model_index, WindowSnapshot snapshot) {
-  Model& model = *models_[model_index];  // its mutex is held by the caller
-  if (!model.profile || model.pending >= options_.max_pending_evaluations) {
-    ++model.skipped;
-    return;
-  }
-  ++model.pending;
+void Pipeline::enqueue(std::size_t model_index, WindowSnapshot snapshot, bool wait) {
   {
-    const std::lock_guard lock(jobs_mutex_);
+    std::unique_lock lock(jobs_mutex_);
+    if (wait) {
+      jobs_changed_.wait(lock, [&] {
+        return stopping_ || pending_[model_index] < options_.max_pending_evaluations;
+      });
+    }
+    ++pending_[model_index];
     jobs_.push_back({model_index, std::make_shared<const WindowSnapshot>(std::move(snapshot))});
   }
   jobs_changed_.notify_all();
@@ -304,23 +312,27 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
   for (auto& rows : sd.rows) rows.clear();
   DecodeCounts counts;
   sd.decoder.decode(records, sd.rows, counts);
+  std::vector<WindowSnapshot> due;
   for (std::size_t k = 0; k < sd.model_indices.size(); ++k) {
     const std::size_t m = sd.model_indices[k];
     Model& model = *models_[m];
-    const std::lock_guard lock(model.mutex);
+    std::unique_lock lock(model.mutex);
     if (k < counts.accepted_rows.size()) model.accepted += counts.accepted_rows[k];
     if (k < counts.rejected.size()) {
       for (std::size_t r = 0; r < kRejectReasons; ++r) model.rejected[r] += counts.rejected[k][r];
     }
     if (k < sd.rows.size() && sd.rows[k].rows() > 0) {
       try {
-        append(m, sd.rows[k]);
+        append(m, sd.rows[k], due);
       } catch (const std::exception& e) {
         // A failed bootstrap build or profile write must not stop ingestion.
         model.last_error = e.what();
         rate_limited_.warn(model.config.name, "pipeline", e.what());
       }
     }
+    lock.unlock();
+    for (auto& snapshot : due) enqueue(m, std::move(snapshot), true);
+    due.clear();
   }
   {
     const std::lock_guard lock(unmatched_mutex_);
@@ -345,6 +357,7 @@ void Pipeline::evaluator_loop() {
     {
       const std::lock_guard lock(jobs_mutex_);
       running_.reset();
+      --pending_[job.model];
     }
     jobs_changed_.notify_all();
   }
@@ -373,7 +386,6 @@ void Pipeline::evaluate(const Job& job) {
     error = e.what();
   }
   const std::lock_guard lock(model.mutex);
-  --model.pending;
   if (!error.empty()) {
     ++model.failed;
     model.last_error = error;
@@ -449,6 +461,7 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
 
 void Pipeline::restore(std::span<const std::byte> payload) {
   BinaryReader in(payload, "checkpoint");
+  std::vector<std::pair<std::size_t, WindowSnapshot>> restored;
   const std::size_t model_count = in.count(16);
   for (std::size_t k = 0; k < model_count; ++k) {
     const std::string name = in.text();
@@ -490,7 +503,7 @@ void Pipeline::restore(std::span<const std::byte> payload) {
         snapshot.boundary_ms = part.scalar<std::int64_t>();
         snapshot.last_row_ms = part.scalar<std::int64_t>();
         snapshot.table = load_table(part);
-        enqueue(index, std::move(snapshot));
+        restored.push_back({index, std::move(snapshot)});
       }
     } catch (const FormatError& e) {
       log_line(LogLevel::kError, "checkpoint",
@@ -503,6 +516,7 @@ void Pipeline::restore(std::span<const std::byte> payload) {
     const std::lock_guard lock(unmatched_mutex_);
     for (auto& count : unmatched_) count = in.scalar<std::uint64_t>();
   }
+  for (auto& [index, snapshot] : restored) enqueue(index, std::move(snapshot), false);
   const std::size_t position_count = in.count(24);
   const std::lock_guard lock(positions_mutex_);
   for (std::size_t k = 0; k < position_count; ++k) {

@@ -54,7 +54,10 @@ class Pipeline final : public RecordSink {
  public:
   struct Options {
     std::uint64_t time_window_max_rows = 1000000;
-    std::size_t max_pending_evaluations = 4;  ///< per model
+    /// Snapshots waiting for the evaluator, per model. When a model has this many, its next
+    /// delivery waits for the evaluator (back-pressure) rather than skip an evaluation: every
+    /// evaluation point is evaluated, so results never depend on timing.
+    std::size_t max_pending_evaluations = 8;
   };
 
   Pipeline(Config config, std::unique_ptr<Backend> backend, Options options);
@@ -109,8 +112,11 @@ class Pipeline final : public RecordSink {
     std::shared_ptr<const WindowSnapshot> snapshot;
   };
 
-  void append(std::size_t model_index, const DecodedRows& rows);
-  void enqueue(std::size_t model_index, WindowSnapshot snapshot);
+  /// Appends under the model's lock; due snapshots are returned for enqueue().
+  void append(std::size_t model_index, const DecodedRows& rows, std::vector<WindowSnapshot>& due);
+  /// Queues a snapshot for evaluation, waiting while the model's queue is full (unless
+  /// `wait` is false: restored snapshots). Call without the model's lock.
+  void enqueue(std::size_t model_index, WindowSnapshot snapshot, bool wait);
   void evaluator_loop();
   void evaluate(const Job& job);
   void finish_bootstrap(Model& model, const WindowSnapshot& rows);
@@ -134,6 +140,7 @@ class Pipeline final : public RecordSink {
   mutable std::mutex jobs_mutex_;
   std::condition_variable jobs_changed_;
   std::deque<Job> jobs_;
+  std::vector<std::size_t> pending_;  ///< per model: queued or running
   std::optional<Job> running_;
   bool stopping_ = false;
   std::thread evaluator_;

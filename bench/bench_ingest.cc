@@ -1,0 +1,222 @@
+// Ingest throughput through the whole path — Kafka (librdkafka's mock cluster, in process) →
+// KafkaSource → decode → window append — beside a bare librdkafka consumer that does no work,
+// on the same preloaded topic in the same run. Records: 20 numeric + 4 categorical features of
+// flat JSON (~450 bytes). Also reports peak RSS for the window size used.
+//
+//   bench_ingest [--records 400000] [--partitions 64] [--window 100000] [--cpus 1|2] [--json FILE]
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "bench_common.h"
+#include "drift/detectors/backend.h"
+#include "server/pipeline.h"
+#include "sources/kafka_source.h"
+
+using namespace drift::daemon;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Args {
+  std::size_t records = 400000;
+  int partitions = 64;
+  std::uint64_t window = 100000;
+  int cpus = 0;
+  std::string json;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const std::string v = argv[i + 1];
+    if (flag == "--records") a.records = std::stoul(v);
+    else if (flag == "--partitions") a.partitions = std::stoi(v);
+    else if (flag == "--window") a.window = std::stoull(v);
+    else if (flag == "--cpus") a.cpus = std::stoi(v);
+    else if (flag == "--json") a.json = v;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+std::string record(std::mt19937_64& rng, std::uint64_t id) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const char* countries[] = {"US", "GB", "DE", "FR", "BR"};
+  const char* channels[] = {"web", "mobile", "branch"};
+  std::string r = R"({"model":"fraud","id":)" + std::to_string(id) + R"(,"ts":)" +
+                  std::to_string(1764230000000LL + static_cast<long long>(id)) + R"(,"features":{)";
+  char number[32];
+  for (int f = 0; f < 20; ++f) {
+    std::snprintf(number, sizeof number, "%.6f", normal(rng));
+    r += "\"f" + std::to_string(f) + "\":" + number + ",";
+  }
+  r += R"("country":")" + std::string(countries[rng() % 5]) + R"(","channel":")" +
+       channels[rng() % 3] + R"(","segment":"s)" + std::to_string(rng() % 12) +
+       R"(","device":"d)" + std::to_string(rng() % 7) + R"("},"prediction":)";
+  std::snprintf(number, sizeof number, "%.5f", std::uniform_real_distribution<double>()(rng));
+  return r + number + "}";
+}
+
+rd_kafka_conf_t* conf_with(std::initializer_list<std::pair<const char*, std::string>> props) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char error[512];
+  for (const auto& [key, value] : props) {
+    if (rd_kafka_conf_set(conf, key, value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "%s\n", error);
+      std::exit(1);
+    }
+  }
+  return conf;
+}
+
+// A consumer that only counts: the ceiling the daemon's path is compared with.
+double bare_consumer_rate(const std::string& brokers, std::size_t records) {
+  char error[512];
+  rd_kafka_t* consumer = rd_kafka_new(
+      RD_KAFKA_CONSUMER,
+      conf_with({{"bootstrap.servers", brokers}, {"group.id", "bench-bare"},
+                 {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"},
+                 {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}}),
+      error, sizeof error);
+  rd_kafka_poll_set_consumer(consumer);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, "bench", RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(consumer, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  std::size_t seen = 0;
+  Clock::time_point first{};
+  std::size_t bytes = 0;
+  while (seen < records) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (seen == 0) first = Clock::now();
+      ++seen;
+      bytes += m->len;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  (void)bytes;
+  return static_cast<double>(records - 1) / seconds;
+}
+
+Config pipeline_config(const std::string& brokers, std::uint64_t window) {
+  Config config;
+  config.state.dir = std::filesystem::temp_directory_path() / "driftd-bench-ingest";
+  SourceConfig source;
+  source.name = "kafka";
+  source.type = SourceType::kKafka;
+  source.brokers = brokers;
+  source.topics = {"bench"};
+  source.group_id = "bench-driftd";
+  source.kafka = {{"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"},
+                  {"heartbeat.interval.ms", "500"}};
+  config.sources.push_back(source);
+  ModelConfig model;
+  model.name = "fraud";
+  model.match.kind = MatchRule::Kind::kPointer;
+  model.match.key = "/model";
+  model.match.equals = "fraud";
+  model.timestamp_pointer = "/ts";
+  for (int f = 0; f < 20; ++f) {
+    model.features.push_back({"f" + std::to_string(f), "/features/f" + std::to_string(f),
+                              drift::FeatureKind::kNumeric, FeatureOrigin::kRecord});
+  }
+  for (const char* c : {"country", "channel", "segment", "device"}) {
+    model.features.push_back({c, std::string("/features/") + c, drift::FeatureKind::kCategorical,
+                              FeatureOrigin::kRecord});
+  }
+  // A reference that never completes: this measures ingestion, not evaluation.
+  model.reference.bootstrap = 1000000000;
+  model.window.size = window;
+  model.window.slide = window;
+  config.models.push_back(model);
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse(argc, argv);
+  if (args.cpus > 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 0; c < args.cpus; ++c) CPU_SET(c, &set);
+    sched_setaffinity(0, sizeof set, &set);  // the whole process: broker, client, pipeline
+  }
+  char error[512];
+  rd_kafka_t* producer = rd_kafka_new(
+      RD_KAFKA_PRODUCER, conf_with({{"test.mock.num.brokers", "1"}, {"linger.ms", "20"},
+                                    {"batch.num.messages", "10000"}}),
+      error, sizeof error);
+  rd_kafka_mock_cluster_t* cluster = rd_kafka_handle_mock_cluster(producer);
+  const std::string brokers = rd_kafka_mock_cluster_bootstraps(cluster);
+  rd_kafka_mock_topic_create(cluster, "bench", args.partitions, 1);
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(producer, "bench", nullptr);
+  std::mt19937_64 rng(1);
+  std::size_t bytes = 0;
+  for (std::size_t id = 0; id < args.records; ++id) {
+    const std::string value = record(rng, id);
+    bytes += value.size();
+    while (rd_kafka_produce(topic, static_cast<std::int32_t>(id % static_cast<std::size_t>(args.partitions)),
+                            RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
+                            nullptr, 0, nullptr) != 0) {
+      rd_kafka_poll(producer, 10);
+    }
+  }
+  rd_kafka_flush(producer, 60000);
+  std::printf("bench_ingest: %zu records of %.0f bytes preloaded into %d partitions, cpus %s\n",
+              args.records, static_cast<double>(bytes) / static_cast<double>(args.records),
+              args.partitions, args.cpus > 0 ? std::to_string(args.cpus).c_str() : "all");
+
+  const double bare = bare_consumer_rate(brokers, args.records);
+
+  // The daemon's path: KafkaSource delivering to the pipeline (decode + window append).
+  Config config = pipeline_config(brokers, args.window);
+  std::filesystem::create_directories(config.state.dir);
+  Pipeline pipeline(config, drift::make_cpu_backend(), {});
+  pipeline.load_references();
+  KafkaSource source(config.sources[0]);
+  source.start(pipeline, {});
+  Clock::time_point first{};
+  for (;;) {
+    const auto report = pipeline.reports().at(0);
+    const std::uint64_t done = report.records_accepted + report.records_rejected;
+    if (done > 0 && first == Clock::time_point{}) first = Clock::now();
+    if (done >= args.records) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  const double driftd = static_cast<double>(args.records) / seconds;
+  source.stop();
+  const double peak = drift::bench::peak_rss_mib();
+  std::printf("  bare librdkafka consumer      %10.0f records/s\n", bare);
+  std::printf("  driftd Kafka→decode→window    %10.0f records/s  (%.0f %% of bare)\n", driftd,
+              100.0 * driftd / bare);
+  std::printf("  peak RSS (window %llu rows)    %10.0f MiB\n",
+              static_cast<unsigned long long>(args.window), peak);
+  if (!args.json.empty()) {
+    std::ofstream(args.json) << "{\"bare_rps\":" << bare << ",\"driftd_rps\":" << driftd
+                             << ",\"peak_rss_mib\":" << peak << "}\n";
+  }
+  std::filesystem::remove_all(config.state.dir);
+  rd_kafka_topic_destroy(topic);
+  rd_kafka_destroy(producer);
+  return 0;
+}

@@ -1,0 +1,250 @@
+// `driftd run` as a user runs it: the real binary, a config file, HTTP from outside, signals,
+// and `kill -9` in the middle of a stream.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+
+#include "http_client.h"
+#include "process.h"
+
+using drift::test::ChildProcess;
+using drift::test::HttpClient;
+using drift::test::TempDir;
+using drift::test::wait_until;
+
+namespace {
+
+// A running `driftd run`, its port read from its first stdout line.
+class Driftd {
+ public:
+  Driftd(const std::string& config, const std::string& log_dir)
+      : out_(log_dir + "/stdout.log"), err_(log_dir + "/stderr.log") {
+    std::ofstream(out_, std::ios::trunc).flush();
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{DRIFTD_BINARY, "run", "--config", config}, out_, err_);
+    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+    REQUIRE(wait_until([&] {
+      std::smatch m;
+      const std::string text = drift::test::read_file(out_);
+      if (!std::regex_search(text, m, listening)) return false;
+      port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+      return true;
+    }, 20000));
+  }
+
+  nlohmann::json get_json(const std::string& target) const {
+    HttpClient client(port_);
+    const auto reply = client.request("GET", target);
+    REQUIRE(reply.status == 200);
+    return nlohmann::json::parse(reply.body);
+  }
+  std::string get_text(const std::string& target) const {
+    HttpClient client(port_);
+    return client.request("GET", target).body;
+  }
+  int post(const std::string& target, std::string body) const {
+    HttpClient client(port_);
+    return client.request("POST", target, std::move(body), {{"content-type", "application/x-ndjson"}}).status;
+  }
+  nlohmann::json model() const { return get_json("/v1/models")["models"][0]; }
+  ChildProcess& process() { return *process_; }
+  std::string stderr_text() const { return drift::test::read_file(err_); }
+
+ private:
+  std::string out_;
+  std::string err_;
+  std::unique_ptr<ChildProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
+// Prediction records of model "m"; from `drift_from` on, x shifts. Every 97th is malformed in
+// one of several ways.
+std::vector<std::string> make_lines(int count, int drift_from) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const char* colours[] = {"red", "green", "blue"};
+  const char* broken[] = {R"({"model":"m","x":"NaN","c":"red"})", R"({"model":"m","x":1.5,"c":)",
+                          R"({"model":"other","x":1,"c":"red"})", R"([1])", "not json"};
+  std::vector<std::string> out;
+  for (int k = 0; k < count; ++k) {
+    if (k % 97 == 96) {
+      out.push_back(broken[(k / 97) % 5]);
+      continue;
+    }
+    const double x = normal(rng) + (k >= drift_from ? 0.8 : 0.0);
+    out.push_back(R"({"model":"m","ts":)" + std::to_string(1764230000000LL + k) + R"(,"x":)" +
+                  std::to_string(x) + R"(,"c":")" + colours[rng() % 3] + R"("})");
+  }
+  return out;
+}
+
+std::string reference_csv() {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const char* colours[] = {"red", "green", "blue"};
+  std::string csv = "x,c\n";
+  for (int k = 0; k < 2000; ++k) csv += std::to_string(normal(rng)) + "," + colours[rng() % 3] + "\n";
+  return csv;
+}
+
+std::string config_yaml(const TempDir& dir, const std::string& source_yaml,
+                        const std::string& checkpoint_interval) {
+  return "server: {listen: \"127.0.0.1:0\", shutdown_timeout: 20s}\n"
+         "state: {dir: \"" + dir.path() + "/state\", checkpoint_interval: " + checkpoint_interval + "}\n"
+         "sources:\n" + source_yaml +
+         "models:\n"
+         "  - name: m\n"
+         "    match: {pointer: /model, equals: m}\n"
+         "    timestamp: /ts\n"
+         "    features:\n"
+         "      - {name: x, pointer: /x, type: numeric}\n"
+         "      - {name: c, pointer: /c, type: categorical}\n"
+         "    reference: {file: \"" + dir.path() + "/reference.csv\"}\n"
+         "    window: {size: 1000, slide: 250, min_rows: 100}\n"
+         "    tests: {ks: {}, psi: {}, chi2: {}}\n";
+}
+
+void append_lines(const std::string& path, const std::vector<std::string>& lines, std::size_t begin,
+                  std::size_t end) {
+  std::ofstream out(path, std::ios::app);
+  for (std::size_t k = begin; k < end; ++k) out << lines[k] << "\n";
+}
+
+// Records the daemon has dealt with: taken by the model, rejected by it, or matched by none.
+std::uint64_t processed(const Driftd& driftd) {
+  const auto model = driftd.model();
+  std::uint64_t total = model["records_accepted"].get<std::uint64_t>() +
+                        model["records_rejected"].get<std::uint64_t>();
+  const auto status = driftd.get_json("/v1/status");  // items() must not outlive it
+  for (const auto& [reason, count] : status["records_unmatched"].items()) {
+    total += count.get<std::uint64_t>();
+  }
+  return total;
+}
+
+std::uint64_t count_containing(const std::vector<std::string>& lines, std::string_view needle) {
+  return static_cast<std::uint64_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& l) {
+    return l.find(needle) != std::string::npos;
+  }));
+}
+
+// Statistics without timings, for comparing two runs.
+nlohmann::json without_timing(nlohmann::json evaluation) {
+  evaluation.erase("timing_ms");
+  return evaluation;
+}
+
+}  // namespace
+
+TEST_CASE("driftd run evaluates a tailed file, and after kill -9 and a restart it ends exactly "
+          "like an uninterrupted run", "[run][integration]") {
+  const auto lines = make_lines(6000, 3000);
+  const std::uint64_t accepted = count_containing(lines, "\"ts\"");
+  const std::uint64_t rejected = count_containing(lines, "\"NaN\"");
+  const std::uint64_t last_position = accepted / 250 * 250;
+  auto file_source = [](const TempDir& dir) {
+    return "  - {name: tail, type: file, path: \"" + dir.path() + "/predictions.jsonl\", "
+           "format: flat, poll_interval: 20ms}\n";
+  };
+
+  // The uninterrupted run.
+  TempDir a;
+  a.write("reference.csv", reference_csv());
+  const std::string a_config = a.write("driftd.yaml", config_yaml(a, file_source(a), "200ms"));
+  append_lines(a.path() + "/predictions.jsonl", lines, 0, lines.size());
+  nlohmann::json a_model;
+  std::string a_window;
+  {
+    Driftd driftd(a_config, a.path());
+    REQUIRE(wait_until([&] { return processed(driftd) == lines.size(); }, 30000));
+    REQUIRE(wait_until([&] { return driftd.model()["last_evaluation_position"] == last_position; }, 30000));
+    a_model = driftd.model();
+    a_window = driftd.get_text("/v1/models/m/window");
+    driftd.process().signal(SIGTERM);
+    CHECK(driftd.process().wait(20000) == 0);
+  }
+  CHECK(a_model["records_accepted"] == accepted);
+  CHECK(a_model["records_rejected"] == rejected);
+  CHECK(a_model["last_evaluation"]["drift"] == true);
+
+  // The same input with kill -9 in the middle, after at least one checkpoint.
+  TempDir b;
+  b.write("reference.csv", reference_csv());
+  const std::string b_config = b.write("driftd.yaml", config_yaml(b, file_source(b), "200ms"));
+  const std::string input = b.path() + "/predictions.jsonl";
+  append_lines(input, lines, 0, 2500);
+  {
+    Driftd driftd(b_config, b.path());
+    REQUIRE(wait_until([&] { return processed(driftd) == 2500; }, 30000));
+    REQUIRE(wait_until([&] {
+      return driftd.get_json("/v1/status")["checkpoint"]["last_ms"].get<std::int64_t>() > 0;
+    }, 10000));
+    append_lines(input, lines, 2500, 4200);
+    REQUIRE(wait_until([&] { return processed(driftd) > 3000; }, 30000));
+    driftd.process().signal(SIGKILL);
+    CHECK(driftd.process().wait(10000) == 128 + SIGKILL);
+  }
+  append_lines(input, lines, 4200, lines.size());
+  {
+    Driftd driftd(b_config, b.path());
+    REQUIRE(wait_until([&] { return processed(driftd) == lines.size(); }, 30000));
+    REQUIRE(wait_until([&] { return driftd.model()["last_evaluation_position"] == last_position; }, 30000));
+    const auto b_model = driftd.model();
+    CHECK(driftd.get_text("/v1/models/m/window") == a_window);
+    CHECK(b_model["records_accepted"] == a_model["records_accepted"]);
+    CHECK(b_model["records_rejected"] == a_model["records_rejected"]);
+    CHECK(b_model["rejected_by_reason"] == a_model["rejected_by_reason"]);
+    CHECK(without_timing(b_model["last_evaluation"]) == without_timing(a_model["last_evaluation"]));
+    driftd.process().signal(SIGTERM);
+    CHECK(driftd.process().wait(20000) == 0);
+  }
+}
+
+TEST_CASE("rows acknowledged over HTTP survive kill -9 before any checkpoint", "[run][integration]") {
+  TempDir dir;
+  dir.write("reference.csv", reference_csv());
+  const std::string config = dir.write(
+      "driftd.yaml", config_yaml(dir, "  - {name: ingest, type: http, format: flat}\n", "1h"));
+  const auto lines = make_lines(700, 10000);
+  std::string body;
+  std::size_t sent = 0;
+  for (const auto& line : lines) {
+    if (line.find("\"model\":\"m\"") == std::string::npos || line.find("NaN") != std::string::npos ||
+        line.back() != '}') {
+      continue;  // only good records: a bad line would reject the whole request
+    }
+    body += line + "\n";
+    ++sent;
+  }
+  {
+    Driftd driftd(config, dir.path());
+    REQUIRE(driftd.post("/v1/ingest/ingest", body) == 202);
+    driftd.process().signal(SIGKILL);
+    driftd.process().wait(10000);
+  }
+  Driftd driftd(config, dir.path());
+  REQUIRE(wait_until([&] { return driftd.model()["records_accepted"] == sent; }, 20000));
+  CHECK(driftd.model()["current_rows"] == sent);
+  driftd.process().signal(SIGTERM);
+  CHECK(driftd.process().wait(20000) == 0);
+}
+
+TEST_CASE("a bad configuration stops driftd run at start-up with the key and the reason",
+          "[run][integration]") {
+  TempDir dir;
+  dir.write("reference.csv", reference_csv());
+  std::string yaml = config_yaml(dir, "  - {name: ingest, type: http, format: flat}\n", "1s");
+  yaml.replace(yaml.find("slide: 250"), 10, "slide: 5000");
+  const std::string config = dir.write("driftd.yaml", yaml);
+  const auto run = drift::test::run_process({DRIFTD_BINARY, "run", "--config", config});
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("models[0].window.slide") != std::string::npos);
+  const auto check = drift::test::run_process({DRIFTD_BINARY, "validate-config", config});
+  CHECK(check.exit_code == 1);
+  CHECK(check.err.find("models[0].window.slide") != std::string::npos);
+}
