@@ -1,5 +1,7 @@
 #include "server/pipeline.h"
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -75,7 +77,10 @@ struct Pipeline::SourceDecoder {
       : model_indices(std::move(indices)), decoder(std::move(models), format) {}
   std::vector<std::size_t> model_indices;  ///< decoder's model k -> pipeline's model
   Decoder decoder;
-  std::vector<DecodedRows> rows;  ///< reused: deliver() runs on this source's thread only
+  /// Per chunk of a delivered batch: decoded rows per model (reused: deliver() runs on this
+  /// source's thread only) and the counts of that chunk.
+  std::vector<std::vector<DecodedRows>> chunks;
+  std::vector<DecodeCounts> chunk_counts;
 };
 
 Pipeline::Pipeline(Config config, std::unique_ptr<Backend> backend, Options options)
@@ -309,21 +314,40 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
   }
   SourceDecoder& sd = *it->second;
   const std::shared_lock gate(ingest_gate_);
-  for (auto& rows : sd.rows) rows.clear();
+  // Decoding is most of the per-record work: a large batch is decoded in chunks on oneTBB's
+  // workers, then appended chunk by chunk in stream order, so the result is the same.
+  constexpr std::size_t kMinChunk = 256;
+  const std::size_t chunk_count = std::clamp<std::size_t>(records.size() / kMinChunk, 1, 4);
+  const std::size_t chunk_size = (records.size() + chunk_count - 1) / chunk_count;
+  sd.chunks.resize(chunk_count);
+  sd.chunk_counts.assign(chunk_count, DecodeCounts{});
+  tbb::parallel_for(std::size_t{0}, chunk_count, [&](std::size_t c) {
+    for (auto& rows : sd.chunks[c]) rows.clear();
+    const std::size_t begin = std::min(records.size(), c * chunk_size);
+    const std::size_t end = std::min(records.size(), begin + chunk_size);
+    sd.decoder.decode(records.subspan(begin, end - begin), sd.chunks[c], sd.chunk_counts[c]);
+  });
   DecodeCounts counts;
-  sd.decoder.decode(records, sd.rows, counts);
+  counts.accepted_rows.assign(sd.model_indices.size(), 0);
+  counts.rejected.assign(sd.model_indices.size(), {});
+  for (const auto& part : sd.chunk_counts) {
+    for (std::size_t k = 0; k < part.accepted_rows.size() && k < counts.accepted_rows.size(); ++k) {
+      counts.accepted_rows[k] += part.accepted_rows[k];
+      for (std::size_t r = 0; r < kRejectReasons; ++r) counts.rejected[k][r] += part.rejected[k][r];
+    }
+    for (std::size_t r = 0; r < kRejectReasons; ++r) counts.unmatched[r] += part.unmatched[r];
+  }
   std::vector<WindowSnapshot> due;
   for (std::size_t k = 0; k < sd.model_indices.size(); ++k) {
     const std::size_t m = sd.model_indices[k];
     Model& model = *models_[m];
     std::unique_lock lock(model.mutex);
-    if (k < counts.accepted_rows.size()) model.accepted += counts.accepted_rows[k];
-    if (k < counts.rejected.size()) {
-      for (std::size_t r = 0; r < kRejectReasons; ++r) model.rejected[r] += counts.rejected[k][r];
-    }
-    if (k < sd.rows.size() && sd.rows[k].rows() > 0) {
+    model.accepted += counts.accepted_rows[k];
+    for (std::size_t r = 0; r < kRejectReasons; ++r) model.rejected[r] += counts.rejected[k][r];
+    for (const auto& chunk : sd.chunks) {
+      if (k >= chunk.size() || chunk[k].rows() == 0) continue;
       try {
-        append(m, sd.rows[k], due);
+        append(m, chunk[k], due);
       } catch (const std::exception& e) {
         // A failed bootstrap build or profile write must not stop ingestion.
         model.last_error = e.what();
