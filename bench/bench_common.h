@@ -8,6 +8,9 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace drift::bench {
 
@@ -26,6 +29,17 @@ inline double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+/// Resident set size of this process now, in MiB (Linux /proc/self/statm).
+inline double current_rss_mib() {
+  long pages = 0;
+  long resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
 /// Fast deterministic normal variates (SplitMix64 + Box–Muller), for data generation only.
