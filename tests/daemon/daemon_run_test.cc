@@ -9,6 +9,10 @@
 #include <random>
 #include <regex>
 
+#include <librdkafka/rdkafka.h>
+
+#include <filesystem>
+
 #include "http_client.h"
 #include "process.h"
 
@@ -92,8 +96,13 @@ std::string reference_csv() {
   return csv;
 }
 
+constexpr const char* kCountWindow = "{size: 1000, slide: 250, min_rows: 100}";
+// Event time: the records' /ts are 1 ms apart, so 1 s holds ~1000 rows.
+constexpr const char* kTimeWindow = "{duration: 1s, every: 250ms, min_rows: 100}";
+
 std::string config_yaml(const TempDir& dir, const std::string& source_yaml,
-                        const std::string& checkpoint_interval) {
+                        const std::string& checkpoint_interval,
+                        const std::string& window = kCountWindow) {
   return "server: {listen: \"127.0.0.1:0\", shutdown_timeout: 20s}\n"
          "state: {dir: \"" + dir.path() + "/state\", checkpoint_interval: " + checkpoint_interval + "}\n"
          "sources:\n" + source_yaml +
@@ -105,7 +114,7 @@ std::string config_yaml(const TempDir& dir, const std::string& source_yaml,
          "      - {name: x, pointer: /x, type: numeric}\n"
          "      - {name: c, pointer: /c, type: categorical}\n"
          "    reference: {file: \"" + dir.path() + "/reference.csv\"}\n"
-         "    window: {size: 1000, slide: 250, min_rows: 100}\n"
+         "    window: " + window + "\n"
          "    tests: {ks: {}, psi: {}, chi2: {}}\n";
 }
 
@@ -139,24 +148,95 @@ nlohmann::json without_timing(nlohmann::json evaluation) {
   return evaluation;
 }
 
+// The standalone mock cluster (tests/support/mockkafka.c) with one single-partition topic: one
+// partition keeps the record order, and so the windows, identical between runs.
+class MockKafka {
+ public:
+  explicit MockKafka(const std::string& log_dir) {
+    const auto program =
+        std::filesystem::path(DRIFTD_BINARY).parent_path().parent_path() / "tests" / "mockkafka";
+    const std::string out = log_dir + "/mockkafka.out";
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{program.string(), "--brokers", "1", "--topic", "preds:1"}, out,
+        log_dir + "/mockkafka.err");
+    REQUIRE(wait_until([&] {
+      const std::string text = drift::test::read_file(out);
+      if (text.find('\n') == std::string::npos) return false;
+      bootstraps_ = text.substr(0, text.find('\n'));
+      return true;
+    }, 10000));
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps_.c_str(), error, sizeof error);
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    REQUIRE(producer_ != nullptr);
+    topic_ = rd_kafka_topic_new(producer_, "preds", nullptr);
+  }
+  ~MockKafka() {
+    rd_kafka_topic_destroy(topic_);
+    rd_kafka_destroy(producer_);
+    process_->signal(SIGTERM);
+    process_->wait(5000);
+  }
+  const std::string& bootstraps() const { return bootstraps_; }
+  void produce(const std::vector<std::string>& lines, std::size_t begin, std::size_t end) {
+    for (std::size_t k = begin; k < end; ++k) {
+      while (rd_kafka_produce(topic_, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(lines[k].data()),
+                              lines[k].size(), nullptr, 0, nullptr) != 0) {
+        rd_kafka_poll(producer_, 10);
+      }
+    }
+    REQUIRE(rd_kafka_flush(producer_, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  std::string bootstraps_;
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_topic_t* topic_ = nullptr;
+};
+
+std::string kafka_source(const std::string& brokers, const std::string& group) {
+  return "  - name: preds\n    type: kafka\n    brokers: \"" + brokers + "\"\n"
+         "    topics: [preds]\n    group_id: " + group + "\n    format: flat\n"
+         "    kafka: {auto.offset.reset: earliest, session.timeout.ms: \"6000\", "
+         "heartbeat.interval.ms: \"500\"}\n";
+}
+
 }  // namespace
 
-TEST_CASE("driftd run evaluates a tailed file, and after kill -9 and a restart it ends exactly "
-          "like an uninterrupted run", "[run][integration]") {
-  const auto lines = make_lines(6000, 3000);
+TEST_CASE("driftd run consumes Kafka, and after kill -9 and a restart it ends exactly like an "
+          "uninterrupted run", "[run][kafka][integration]") {
+  const auto lines = make_lines(5000, 2500);
   const std::uint64_t accepted = count_containing(lines, "\"ts\"");
-  const std::uint64_t rejected = count_containing(lines, "\"NaN\"");
   const std::uint64_t last_position = accepted / 250 * 250;
-  auto file_source = [](const TempDir& dir) {
-    return "  - {name: tail, type: file, path: \"" + dir.path() + "/predictions.jsonl\", "
-           "format: flat, poll_interval: 20ms}\n";
-  };
+  TempDir logs;
+  MockKafka kafka(logs.path());
+  kafka.produce(lines, 0, 2000);
 
-  // The uninterrupted run.
+  // The uninterrupted run reads everything once it is there.
   TempDir a;
   a.write("reference.csv", reference_csv());
-  const std::string a_config = a.write("driftd.yaml", config_yaml(a, file_source(a), "200ms"));
-  append_lines(a.path() + "/predictions.jsonl", lines, 0, lines.size());
+  const std::string a_config =
+      a.write("driftd.yaml", config_yaml(a, kafka_source(kafka.bootstraps(), "run-a"), "200ms"));
+  // The crashing run starts now, on the first 2000 records only.
+  TempDir b;
+  b.write("reference.csv", reference_csv());
+  const std::string b_config =
+      b.write("driftd.yaml", config_yaml(b, kafka_source(kafka.bootstraps(), "run-b"), "200ms"));
+  {
+    Driftd driftd(b_config, b.path());
+    REQUIRE(wait_until([&] { return processed(driftd) == 2000; }, 30000));
+    REQUIRE(wait_until([&] {
+      return driftd.get_json("/v1/status")["checkpoint"]["last_ms"].get<std::int64_t>() > 0;
+    }, 10000));
+    kafka.produce(lines, 2000, 3500);
+    REQUIRE(wait_until([&] { return processed(driftd) > 2500; }, 30000));
+    driftd.process().signal(SIGKILL);
+    CHECK(driftd.process().wait(10000) == 128 + SIGKILL);
+  }
+  kafka.produce(lines, 3500, lines.size());
+
   nlohmann::json a_model;
   std::string a_window;
   {
@@ -169,13 +249,62 @@ TEST_CASE("driftd run evaluates a tailed file, and after kill -9 and a restart i
     CHECK(driftd.process().wait(20000) == 0);
   }
   CHECK(a_model["records_accepted"] == accepted);
+  CHECK(a_model["last_evaluation"]["drift"] == true);
+  {
+    // The restart resumes at the checkpointed offset; the group's first join after a member
+    // vanished waits for its session to expire.
+    Driftd driftd(b_config, b.path());
+    REQUIRE(wait_until([&] { return processed(driftd) == lines.size(); }, 60000));
+    REQUIRE(wait_until([&] { return driftd.model()["last_evaluation_position"] == last_position; }, 30000));
+    const auto b_model = driftd.model();
+    CHECK(driftd.get_text("/v1/models/m/window") == a_window);
+    CHECK(b_model["records_accepted"] == a_model["records_accepted"]);
+    CHECK(b_model["rejected_by_reason"] == a_model["rejected_by_reason"]);
+    CHECK(without_timing(b_model["last_evaluation"]) == without_timing(a_model["last_evaluation"]));
+    driftd.process().signal(SIGTERM);
+    CHECK(driftd.process().wait(20000) == 0);
+  }
+}
+
+TEST_CASE("driftd run evaluates a tailed file, and after kill -9 and a restart it ends exactly "
+          "like an uninterrupted run", "[run][integration]") {
+  const auto lines = make_lines(6000, 3000);
+  const std::uint64_t accepted = count_containing(lines, "\"ts\"");
+  const std::uint64_t rejected = count_containing(lines, "\"NaN\"");
+  // Count window: an evaluation every 250 rows. Event-time window: one per 250 ms boundary of
+  // the records' 6 s (ts = base + line number, base a multiple of 250 ms).
+  const std::string window = GENERATE(as<std::string>{}, kCountWindow, kTimeWindow);
+  const std::uint64_t evaluations = window == kCountWindow ? accepted / 250 : 5999 / 250;
+  INFO("window " << window);
+  auto file_source = [](const TempDir& dir) {
+    return "  - {name: tail, type: file, path: \"" + dir.path() + "/predictions.jsonl\", "
+           "format: flat, poll_interval: 20ms}\n";
+  };
+
+  // The uninterrupted run.
+  TempDir a;
+  a.write("reference.csv", reference_csv());
+  const std::string a_config = a.write("driftd.yaml", config_yaml(a, file_source(a), "200ms", window));
+  append_lines(a.path() + "/predictions.jsonl", lines, 0, lines.size());
+  nlohmann::json a_model;
+  std::string a_window;
+  {
+    Driftd driftd(a_config, a.path());
+    REQUIRE(wait_until([&] { return processed(driftd) == lines.size(); }, 30000));
+    REQUIRE(wait_until([&] { return driftd.model()["evaluations"] == evaluations; }, 30000));
+    a_model = driftd.model();
+    a_window = driftd.get_text("/v1/models/m/window");
+    driftd.process().signal(SIGTERM);
+    CHECK(driftd.process().wait(20000) == 0);
+  }
+  CHECK(a_model["records_accepted"] == accepted);
   CHECK(a_model["records_rejected"] == rejected);
   CHECK(a_model["last_evaluation"]["drift"] == true);
 
   // The same input with kill -9 in the middle, after at least one checkpoint.
   TempDir b;
   b.write("reference.csv", reference_csv());
-  const std::string b_config = b.write("driftd.yaml", config_yaml(b, file_source(b), "200ms"));
+  const std::string b_config = b.write("driftd.yaml", config_yaml(b, file_source(b), "200ms", window));
   const std::string input = b.path() + "/predictions.jsonl";
   append_lines(input, lines, 0, 2500);
   {
@@ -193,7 +322,7 @@ TEST_CASE("driftd run evaluates a tailed file, and after kill -9 and a restart i
   {
     Driftd driftd(b_config, b.path());
     REQUIRE(wait_until([&] { return processed(driftd) == lines.size(); }, 30000));
-    REQUIRE(wait_until([&] { return driftd.model()["last_evaluation_position"] == last_position; }, 30000));
+    REQUIRE(wait_until([&] { return driftd.model()["evaluations"] == evaluations; }, 30000));
     const auto b_model = driftd.model();
     CHECK(driftd.get_text("/v1/models/m/window") == a_window);
     CHECK(b_model["records_accepted"] == a_model["records_accepted"]);
