@@ -57,6 +57,7 @@ class Driftd {
   }
   nlohmann::json model() const { return get_json("/v1/models")["models"][0]; }
   ChildProcess& process() { return *process_; }
+  std::uint16_t port() const { return port_; }
   std::string stderr_text() const { return drift::test::read_file(err_); }
 
  private:
@@ -376,4 +377,107 @@ TEST_CASE("a bad configuration stops driftd run at start-up with the key and the
   const auto check = drift::test::run_process({DRIFTD_BINARY, "validate-config", config});
   CHECK(check.exit_code == 1);
   CHECK(check.err.find("models[0].window.slide") != std::string::npos);
+}
+
+namespace {
+
+// Rows of /v1/models/<model>/window as text cells, header first.
+std::vector<std::vector<std::string>> csv_rows(const std::string& csv) {
+  std::vector<std::vector<std::string>> rows;
+  std::size_t start = 0;
+  while (start < csv.size()) {
+    const std::size_t end = csv.find('\n', start);
+    std::vector<std::string> cells;
+    std::string line = csv.substr(start, end - start);
+    std::size_t from = 0;
+    for (std::size_t comma; (comma = line.find(',', from)) != std::string::npos; from = comma + 1) {
+      cells.push_back(line.substr(from, comma - from));
+    }
+    cells.push_back(line.substr(from));
+    rows.push_back(cells);
+    start = end == std::string::npos ? csv.size() : end + 1;
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("KServe v1 and v2 CloudEvents pairs posted to driftd run become the right rows",
+          "[run][kserve][integration]") {
+  TempDir dir;
+  const std::string config = dir.write("driftd.yaml", R"(server: {listen: "127.0.0.1:0"}
+state: {dir: ")" + dir.path() + R"(/state", checkpoint_interval: 1s}
+sources:
+  - {name: kserve1, type: http, format: kserve-v1}
+  - {name: kserve2, type: http, format: kserve-v2}
+models:
+  - name: fraud
+    sources: [kserve1]
+    match: {header: ce-inferenceservicename, equals: fraud}
+    features:
+      - {name: amount, pointer: /0, type: numeric}
+      - {name: country, pointer: /1, type: categorical}
+      - {name: score, pointer: "", type: numeric, from: prediction}
+    reference: {bootstrap: 1}
+    window: {size: 10, slide: 10}
+  - name: churn
+    sources: [kserve2]
+    features:
+      - {name: tenure, pointer: /features/0, type: numeric}
+      - {name: spend, pointer: /features/1, type: numeric}
+      - {name: prob, pointer: /output-0, type: numeric, from: prediction}
+    reference: {bootstrap: 1}
+    window: {size: 10, slide: 10}
+)");
+  Driftd driftd(config, dir.path());
+  auto post_event = [&](const std::string& source, const std::string& type, const std::string& id,
+                        const std::string& service, const std::string& body) {
+    HttpClient client(driftd.port());
+    return client.request("POST", "/v1/ingest/" + source, body,
+                          {{"content-type", "application/json"},
+                           {"ce-specversion", "1.0"},
+                           {"ce-type", "org.kubeflow.serving.inference." + type},
+                           {"ce-id", id},
+                           {"ce-source", "http://localhost:9081/"},
+                           {"ce-inferenceservicename", service}})
+        .status;
+  };
+  // v1: the response first, then the request (any order joins on ce-id); an unrelated service's
+  // events match no model.
+  CHECK(post_event("kserve1", "response", "r1", "fraud", R"({"predictions": [0.1, 0.2, 0.3]})") == 202);
+  CHECK(post_event("kserve1", "request", "r1", "fraud",
+                   R"({"instances": [[10.5, "US"], [20.0, "GB"], [30.25, "DE"]]})") == 202);
+  CHECK(post_event("kserve1", "request", "r2", "other", R"({"instances": [[1, "US"]]})") == 202);
+  CHECK(post_event("kserve1", "response", "r2", "other", R"({"predictions": [0.9]})") == 202);
+  // v2 (Open Inference Protocol): a [3, 2] input tensor and a [3] output.
+  CHECK(post_event("kserve2", "request", "q1", "churn",
+                   R"({"inputs": [{"name": "features", "shape": [3, 2], "datatype": "FP32",
+                                   "data": [1, 100, 2, 200, 3, 300]}]})") == 202);
+  CHECK(post_event("kserve2", "response", "q1", "churn",
+                   R"({"model_name": "churn", "id": "q1", "outputs": [{"name": "output-0",
+                       "shape": [3], "datatype": "FP32", "data": [0.5, 0.6, 0.7]}]})") == 202);
+
+  // The first row of each model bootstraps its reference; the window holds the others.
+  REQUIRE(wait_until([&] {
+    const auto models = driftd.get_json("/v1/models")["models"];
+    return models[0]["records_accepted"] == 3 && models[1]["records_accepted"] == 3;
+  }, 10000));
+  const auto fraud = csv_rows(driftd.get_text("/v1/models/fraud/window"));
+  REQUIRE(fraud.size() == 3);
+  CHECK(fraud[0] == std::vector<std::string>{"row", "amount", "country", "score"});
+  CHECK(std::stod(fraud[1][1]) == 20.0);
+  CHECK(fraud[1][2] == "GB");
+  CHECK(std::stod(fraud[1][3]) == Approx(0.2));
+  CHECK(std::stod(fraud[2][1]) == 30.25);
+  CHECK(fraud[2][2] == "DE");
+  CHECK(std::stod(fraud[2][3]) == Approx(0.3));
+  const auto churn = csv_rows(driftd.get_text("/v1/models/churn/window"));
+  REQUIRE(churn.size() == 3);
+  CHECK(std::stod(churn[1][1]) == 2.0);
+  CHECK(std::stod(churn[1][2]) == 200.0);
+  CHECK(std::stod(churn[1][3]) == Approx(0.6));
+  CHECK(std::stod(churn[2][3]) == Approx(0.7));
+  CHECK(driftd.get_json("/v1/status")["records_unmatched"]["no_model"] == 1);
+  driftd.process().signal(SIGTERM);
+  CHECK(driftd.process().wait(20000) == 0);
 }
