@@ -31,6 +31,7 @@ struct Args {
   int partitions = 64;
   std::uint64_t window = 100000;
   int cpus = 0;
+  int rounds = 5;
   std::string json;
 };
 
@@ -43,6 +44,7 @@ Args parse(int argc, char** argv) {
     else if (flag == "--partitions") a.partitions = std::stoi(v);
     else if (flag == "--window") a.window = std::stoull(v);
     else if (flag == "--cpus") a.cpus = std::stoi(v);
+    else if (flag == "--rounds") a.rounds = std::stoi(v);
     else if (flag == "--json") a.json = v;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
@@ -83,11 +85,11 @@ rd_kafka_conf_t* conf_with(std::initializer_list<std::pair<const char*, std::str
 }
 
 // A consumer that only counts: the ceiling the daemon's path is compared with.
-double bare_consumer_rate(const std::string& brokers, std::size_t records) {
+double bare_consumer_rate(const std::string& brokers, std::size_t records, int round) {
   char error[512];
   rd_kafka_t* consumer = rd_kafka_new(
       RD_KAFKA_CONSUMER,
-      conf_with({{"bootstrap.servers", brokers}, {"group.id", "bench-bare"},
+      conf_with({{"bootstrap.servers", brokers}, {"group.id", "bench-bare-" + std::to_string(round)},
                  {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"},
                  {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"},
                  {"queued.min.messages", "1000000"}, {"queued.max.messages.kbytes", "1048576"}}),
@@ -117,7 +119,7 @@ double bare_consumer_rate(const std::string& brokers, std::size_t records) {
   return static_cast<double>(records - 1) / seconds;
 }
 
-Config pipeline_config(const std::string& brokers, std::uint64_t window) {
+Config pipeline_config(const std::string& brokers, std::uint64_t window, int round = 0) {
   Config config;
   config.state.dir = std::filesystem::temp_directory_path() / "driftd-bench-ingest";
   SourceConfig source;
@@ -125,7 +127,7 @@ Config pipeline_config(const std::string& brokers, std::uint64_t window) {
   source.type = SourceType::kKafka;
   source.brokers = brokers;
   source.topics = {"bench"};
-  source.group_id = "bench-driftd";
+  source.group_id = "bench-driftd-" + std::to_string(round);
   // Both consumers prefetch deeply: with librdkafka's default queued.min.messages a fast
   // consumer empties its queue and fetching pauses (~1 s), which measures the pause, not us.
   source.kafka = {{"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"},
@@ -189,7 +191,6 @@ int main(int argc, char** argv) {
               args.records, static_cast<double>(bytes) / static_cast<double>(args.records),
               args.partitions, args.cpus > 0 ? std::to_string(args.cpus).c_str() : "all");
 
-  const double bare = bare_consumer_rate(brokers, args.records);
 
   // The same work without Kafka: batches of 1000 records straight into the pipeline (which
   // decodes large batches on oneTBB's workers) — the ceiling of decode + window append.
@@ -222,37 +223,51 @@ int main(int argc, char** argv) {
     window_rss = drift::bench::current_rss_mib() - rss_before;
   }
 
-  // The daemon's path: KafkaSource delivering to the pipeline (decode + window append).
-  Config config = pipeline_config(brokers, args.window);
-  std::filesystem::create_directories(config.state.dir);
-  Pipeline pipeline(config, drift::make_cpu_backend(), {});
-  pipeline.load_references();
-  KafkaSource source(config.sources[0]);
-  source.start(pipeline, {});
-  Clock::time_point first{};
-  for (;;) {
-    const auto report = pipeline.reports().at(0);
-    const std::uint64_t done = report.records_accepted + report.records_rejected;
-    if (done > 0 && first == Clock::time_point{}) first = Clock::now();
-    if (done >= args.records) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // Alternating rounds, each on a fresh consumer group reading the whole topic: the bare
+  // consumer, then the daemon's path (KafkaSource delivering to the pipeline: decode + window
+  // append). Rates count from each side's first message, so group joins are excluded.
+  std::vector<double> bare_rates;
+  std::vector<double> driftd_rates;
+  std::vector<double> ratios;
+  for (int round = 0; round < args.rounds; ++round) {
+    const double bare = bare_consumer_rate(brokers, args.records, round);
+    Config config = pipeline_config(brokers, args.window, round);
+    std::filesystem::create_directories(config.state.dir);
+    Pipeline pipeline(config, drift::make_cpu_backend(), {});
+    pipeline.load_references();
+    KafkaSource source(config.sources[0]);
+    source.start(pipeline, {});
+    Clock::time_point first{};
+    for (;;) {
+      const auto report = pipeline.reports().at(0);
+      const std::uint64_t done = report.records_accepted + report.records_rejected;
+      if (done > 0 && first == Clock::time_point{}) first = Clock::now();
+      if (done >= args.records) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - first).count();
+    source.stop();
+    std::filesystem::remove_all(config.state.dir);
+    bare_rates.push_back(bare);
+    driftd_rates.push_back(static_cast<double>(args.records) / seconds);
+    ratios.push_back(driftd_rates.back() / bare);
   }
-  const double seconds = std::chrono::duration<double>(Clock::now() - first).count();
-  const double driftd = static_cast<double>(args.records) / seconds;
-  source.stop();
+  const double bare = drift::bench::median(bare_rates);
+  const double driftd = drift::bench::median(driftd_rates);
+  const double ratio = drift::bench::median(ratios);
   const double peak = drift::bench::peak_rss_mib();
-  std::printf("  bare librdkafka consumer      %10.0f records/s\n", bare);
-  std::printf("  driftd Kafka→decode→window    %10.0f records/s  (%.0f %% of bare)\n", driftd,
-              100.0 * driftd / bare);
+  std::printf("  bare librdkafka consumer      %10.0f records/s (median of %d rounds)\n", bare,
+              args.rounds);
+  std::printf("  driftd Kafka→decode→window    %10.0f records/s  (median ratio %.0f %% of bare)\n",
+              driftd, 100.0 * ratio);
   std::printf("  decode→window alone, no Kafka  %10.0f records/s\n", direct);
   std::printf("  pipeline RSS growth, window %llu rows: %.0f MiB (process peak %.0f MiB incl. the "
               "mock broker's topic)\n",
               static_cast<unsigned long long>(args.window), window_rss, peak);
   if (!args.json.empty()) {
-    std::ofstream(args.json) << "{\"bare_rps\":" << bare << ",\"driftd_rps\":" << driftd << ",\"direct_rps\":" << direct
+    std::ofstream(args.json) << "{\"bare_rps\":" << bare << ",\"driftd_rps\":" << driftd << ",\"ratio\":" << ratio << ",\"direct_rps\":" << direct
                              << ",\"peak_rss_mib\":" << peak << ",\"window_rss_mib\":" << window_rss << "}\n";
   }
-  std::filesystem::remove_all(config.state.dir);
   rd_kafka_topic_destroy(topic);
   rd_kafka_destroy(producer);
   return 0;
