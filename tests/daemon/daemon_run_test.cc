@@ -537,3 +537,50 @@ TEST_CASE("a producer faster than the evaluator gets 503s and memory stays bound
   driftd.process().signal(SIGTERM);
   CHECK(driftd.process().wait(30000) == 0);
 }
+
+TEST_CASE("health checks, readiness and the reference API behave as documented", "[run][integration]") {
+  TempDir dir;
+  std::string yaml = config_yaml(dir, "  - {name: ingest, type: http, format: flat}\n", "1h");
+  yaml.replace(yaml.find("reference: {file:"), yaml.find('\n', yaml.find("reference: {file:")) -
+                                                   yaml.find("reference: {file:"),
+               "reference: {bootstrap: 500}");
+  yaml.replace(yaml.find("server: {"), 9, "server: {ready_requires: [references], ");
+  const std::string config = dir.write("driftd.yaml", yaml);
+  {
+    Driftd driftd(config, dir.path());
+    HttpClient client(driftd.port());
+    CHECK(client.request("GET", "/healthz").status == 200);
+    // Bootstrapping: not ready, because this configuration asks for references.
+    CHECK(client.request("GET", "/readyz").status == 503);
+    CHECK(driftd.model()["reference_ready"] == false);
+
+    // A posted reference replaces the bootstrap at once...
+    const auto posted = client.request("POST", "/v1/models/m/reference", reference_csv(),
+                                       {{"content-type", "text/csv"}});
+    CHECK(posted.status == 200);
+    CHECK(client.request("GET", "/readyz").status == 200);
+    CHECK(driftd.model()["reference_origin"] == "api");
+    CHECK(driftd.model()["reference_rows"] == 2000);
+    // ...refuses data that does not fit the model...
+    const auto bad = client.request("POST", "/v1/models/m/reference", "y\n1\n", {{"content-type", "text/csv"}});
+    CHECK(bad.status == 400);
+    CHECK(bad.body.find("no column 'x'") != std::string::npos);
+    CHECK(client.request("POST", "/v1/models/nope/reference", reference_csv()).status == 404);
+    // ...and SIGHUP (reload file references) leaves it in place.
+    driftd.process().signal(SIGHUP);
+    CHECK(client.request("GET", "/healthz").status == 200);
+    driftd.process().signal(SIGTERM);
+    CHECK(driftd.process().wait(20000) == 0);
+  }
+  {
+    // It survives a restart until an empty POST resets the model to bootstrapping.
+    Driftd driftd(config, dir.path());
+    CHECK(driftd.model()["reference_origin"] == "api");
+    HttpClient client(driftd.port());
+    CHECK(client.request("POST", "/v1/models/m/reference", "").status == 200);
+    CHECK(driftd.model()["reference_ready"] == false);
+    CHECK(client.request("GET", "/readyz").status == 503);
+    driftd.process().signal(SIGTERM);
+    CHECK(driftd.process().wait(20000) == 0);
+  }
+}
