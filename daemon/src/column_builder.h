@@ -433,4 +433,30 @@ inline std::vector<std::size_t> split_lines(std::string_view text, std::size_t b
   return bounds;
 }
 
+/// Whether `token` is a number by JSON's grammar (simdjson only looks at its first character).
+inline bool is_json_number(std::string_view token) {
+  std::size_t i = 0;
+  const std::size_t n = token.size();
+  const auto digit = [&] { return i < n && token[i] >= '0' && token[i] <= '9'; };
+  if (i < n && token[i] == '-') ++i;
+  if (i < n && token[i] == '0') {
+    ++i;
+  } else {
+    if (!digit()) return false;
+    while (digit()) ++i;
+  }
+  if (i < n && token[i] == '.') {
+    ++i;
+    if (!digit()) return false;
+    while (digit()) ++i;
+  }
+  if (i < n && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    if (i < n && (token[i] == '+' || token[i] == '-')) ++i;
+    if (!digit()) return false;
+    while (digit()) ++i;
+  }
+  return i == n;
+}
+
 }  // namespace drift::daemon::detail

@@ -29,31 +29,6 @@ using detail::kNoOffset;
 
 namespace ondemand = simdjson::ondemand;
 
-/// Whether `token` is a number by JSON's grammar (simdjson only looks at its first character).
-bool is_json_number(std::string_view token) {
-  std::size_t i = 0;
-  const std::size_t n = token.size();
-  const auto digit = [&] { return i < n && token[i] >= '0' && token[i] <= '9'; };
-  if (i < n && token[i] == '-') ++i;
-  if (i < n && token[i] == '0') {
-    ++i;
-  } else {
-    if (!digit()) return false;
-    while (digit()) ++i;
-  }
-  if (i < n && token[i] == '.') {
-    ++i;
-    if (!digit()) return false;
-    while (digit()) ++i;
-  }
-  if (i < n && (token[i] == 'e' || token[i] == 'E')) {
-    ++i;
-    if (i < n && (token[i] == '+' || token[i] == '-')) ++i;
-    if (!digit()) return false;
-    while (digit()) ++i;
-  }
-  return i == n;
-}
 
 std::string invalid_json(simdjson::error_code error) {
   return std::string("invalid JSON (") + simdjson::error_message(error) + ")";
@@ -206,7 +181,7 @@ class JsonlReader {
         case ondemand::json_type::number: {
           std::string_view token = value.raw_json_token();
           token = token.substr(0, token.find_last_not_of(" \t\r\n") + 1);
-          if (!is_json_number(token)) {
+          if (!detail::is_json_number(token)) {
             return "invalid JSON (bad number " + detail::quote_for_message(token) + ")";
           }
           if (rule == KindRule::kCategorical) {

@@ -8,11 +8,15 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+
+#include "ingest/text_and_time.h"
 #include <string_view>
 
 #include "config/config.h"
 
 namespace drift::daemon::config_detail {
+
+using drift::daemon::cat;
 
 /// A value that does not parse; what() is the reason without the key path.
 class ValueError : public std::runtime_error {
@@ -20,13 +24,6 @@ class ValueError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Concatenates string-like parts (avoids `"literal" + std::string`, see GCC bug 105651).
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::string out;
-  (out.append(std::string_view(parts)), ...);
-  return out;
-}
 
 /// "500ms", "5s", "1m", "2h", "1h30m", "1.5s": one or more number+unit terms (units ms, s, m,
 /// h), a whole number of milliseconds. A bare number has no unit and is refused.

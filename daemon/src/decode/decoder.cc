@@ -67,31 +67,6 @@ constexpr std::size_t kKeepScratchBytes = std::size_t{4} << 20;
 /// CategoryRef offsets are 32-bit; kMissingLength marks a missing value.
 constexpr std::size_t kMaxArenaBytes = CategoryRef::kMissingLength - 1;
 
-/// Whether `token` is a number by JSON's grammar (simdjson only looks at its first character).
-bool is_json_number(std::string_view token) {
-  std::size_t i = 0;
-  const std::size_t n = token.size();
-  const auto digit = [&] { return i < n && token[i] >= '0' && token[i] <= '9'; };
-  if (i < n && token[i] == '-') ++i;
-  if (i < n && token[i] == '0') {
-    ++i;
-  } else {
-    if (!digit()) return false;
-    while (digit()) ++i;
-  }
-  if (i < n && token[i] == '.') {
-    ++i;
-    if (!digit()) return false;
-    while (digit()) ++i;
-  }
-  if (i < n && (token[i] == 'e' || token[i] == 'E')) {
-    ++i;
-    if (i < n && (token[i] == '+' || token[i] == '-')) ++i;
-    if (!digit()) return false;
-    while (digit()) ++i;
-  }
-  return i == n;
-}
 
 enum class NumberRead : std::uint8_t { kNumber, kMissing, kInvalid };
 
@@ -283,7 +258,7 @@ bool valid_scalar_document(ondemand::document& document, ondemand::json_type typ
       const std::size_t first = body.find_first_not_of(" \t\r\n");
       const std::size_t last = body.find_last_not_of(" \t\r\n");
       return first != std::string_view::npos &&
-             is_json_number(body.substr(first, last - first + 1));
+             detail::is_json_number(body.substr(first, last - first + 1));
     }
     case ondemand::json_type::string: {
       std::string_view text;
@@ -551,7 +526,7 @@ RejectReason Decoder::Impl::compose(const ModelPlan& plan, RowView record, RowVi
       case ValueType::kNull:
         break;
       case ValueType::kNumber:
-        if (!decode::is_json_number(value.text())) return RejectReason::kInvalidJson;
+        if (!detail::is_json_number(value.text())) return RejectReason::kInvalidJson;
         text_bytes += value.size;
         break;
       case ValueType::kString:

@@ -1,4 +1,5 @@
 #include "http/http_ingest_source.h"
+#include "ingest/text_and_time.h"
 
 #include <algorithm>
 #include <atomic>
@@ -25,19 +26,7 @@ namespace {
 constexpr std::string_view kStream = "wal";
 constexpr std::size_t kMaxEmitted = 1u << 16;
 
-/// Concatenates; avoids `"literal" + std::string`, on which GCC 12 warns falsely at -O3.
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::string out;
-  (out.append(std::string_view(parts)), ...);
-  return out;
-}
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool constant_time_equal(std::string_view given, std::string_view expected) {
   // Runs over the expected token whatever `given` is, so timing reveals nothing but its length.
@@ -393,7 +382,7 @@ HttpResponse HttpIngestSource::Impl::handle(const HttpRequest& request) {
     }
   }
 
-  const std::int64_t arrival = now_ms();
+  const std::int64_t arrival = wall_clock_ms();
   auto submission = std::make_shared<Submission>();
   const std::string reason = request.header("ce-type").empty()
                                  ? parse_records(request.body, arrival, submission->entries)
@@ -535,7 +524,7 @@ void HttpIngestSource::Impl::consume(WalEntry&& entry, bool deliver) {
         WalEntry& m = marker->entries.emplace_back();
         m.kind = WalEntryKind::kJoined;
         m.ref = seq;
-        m.arrival_ms = now_ms();
+        m.arrival_ms = wall_clock_ms();
         m.body = std::move(key);
         submit(std::move(marker));
         return;
@@ -579,7 +568,7 @@ std::optional<std::chrono::system_clock::time_point> HttpIngestSource::Impl::nex
 }
 
 void HttpIngestSource::Impl::expire() {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_clock_ms();
   std::shared_ptr<Submission> markers;
   for (const auto& [seq, key] : pending_by_seq) {
     Pending& p = pending.at(key);

@@ -1,4 +1,5 @@
 #include "server/daemon.h"
+#include "ingest/text_and_time.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -19,11 +20,6 @@ namespace drift::daemon {
 
 namespace {
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::unique_ptr<Source> make_source(const SourceConfig& source, const Config& config,
                                     HttpIngestSource*& http) {
@@ -147,7 +143,7 @@ HttpResponse Daemon::handle_status() const {
       {"records_unmatched", unmatched_json},
       {"checkpoint", {{"last_ms", last},
                       {"age_seconds", last == 0 ? nlohmann::json(nullptr)
-                                                : nlohmann::json(static_cast<double>(wall_ms() - last) / 1000.0)}}},
+                                                : nlohmann::json(static_cast<double>(wall_clock_ms() - last) / 1000.0)}}},
   };
   return HttpResponse::json(status.dump());
 }
@@ -247,7 +243,7 @@ void Daemon::checkpoint() {
   std::vector<SourcePosition> positions;
   const std::string payload = pipeline_->capture(positions);
   store_->write(payload);
-  last_checkpoint_ms_ = wall_ms();
+  last_checkpoint_ms_ = wall_clock_ms();
   for (const auto& source : sources_) {
     std::vector<SourcePosition> mine;
     for (const auto& p : positions) {

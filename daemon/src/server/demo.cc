@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "ingest/text_and_time.h"
 #include "server/daemon.h"
 #include "server/log.h"
 
@@ -231,10 +232,7 @@ int demo_main(std::span<const std::string_view> args, std::ostream& out, std::os
           continue;
         }
         const bool drifted = elapsed >= options.drift_after;
-        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
-        kafka.produce(std::to_string(id), traffic.next(drifted, now_ms, id));
+        kafka.produce(std::to_string(id), traffic.next(drifted, wall_clock_ms(), id));
         ++id;
       }
     });

@@ -1,4 +1,5 @@
 #include "server/pipeline.h"
+#include "ingest/text_and_time.h"
 
 #include <tbb/parallel_for.h>
 
@@ -17,11 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::filesystem::path bootstrap_path(const Config& config, const std::string& model) {
   return config.state.dir / "references" / (model + ".profile");
@@ -419,7 +415,7 @@ void Pipeline::evaluate(const Job& job) {
   ++model.evaluations;
   model.last_json = std::move(json);
   model.last_position = job.snapshot->position;
-  model.last_ms = wall_ms();
+  model.last_ms = wall_clock_ms();
 }
 
 void Pipeline::drain_evaluations() {

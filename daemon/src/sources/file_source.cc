@@ -1,4 +1,5 @@
 #include "sources/file_source.h"
+#include "ingest/text_and_time.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -25,20 +26,7 @@ namespace {
 constexpr std::size_t kReadChunk = 64u << 10;
 constexpr std::size_t kMaxBatchRecords = 1000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
-/// Concatenates text pieces (instead of `"literal" + std::string`, on which GCC 12 at -O3
-/// raises a false -Wrestrict).
-template <class... Parts>
-std::string cat(const Parts&... parts) {
-  std::string s;
-  (s.append(std::string_view(parts)), ...);
-  return s;
-}
 
 std::string identity_of(const struct stat& st) {
   return cat(std::to_string(st.st_dev), ":", std::to_string(st.st_ino));
@@ -329,7 +317,7 @@ struct FileSource::Impl {
   }
 
   void deliver(const std::string& identity, std::int64_t position) {
-    const std::int64_t arrival = now_ms();
+    const std::int64_t arrival = wall_clock_ms();
     for (RawRecord& r : batch) r.arrival_ms = arrival;
     const SourcePosition pos{config.name, identity, position};
     try {

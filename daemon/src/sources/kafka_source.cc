@@ -1,4 +1,5 @@
 #include "sources/kafka_source.h"
+#include "ingest/text_and_time.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -29,20 +30,7 @@ constexpr int kPollTimeoutMs = 100;
 /// How long stop() waits for dead letters still in flight.
 constexpr int kDeadLetterFlushMs = 5000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
-/// Concatenates text pieces (instead of `"literal" + std::string`, on which GCC 12 at -O3
-/// raises a false -Wrestrict).
-template <class... Parts>
-std::string cat(const Parts&... parts) {
-  std::string s;
-  (s.append(std::string_view(parts)), ...);
-  return s;
-}
 
 std::string stream_name(std::string_view topic, std::int32_t partition) {
   return cat(topic, "/", std::to_string(partition));
@@ -453,7 +441,7 @@ struct KafkaSource::Impl {
 
   void deliver_batch() {
     if (messages.empty()) return;
-    const std::int64_t arrival = now_ms();
+    const std::int64_t arrival = wall_clock_ms();
     for (std::size_t i = 0; i < records_buf.size(); ++i) {
       records_buf[i].headers = std::span<const Header>(headers_buf.data() + header_ranges[i].first,
                                                        header_ranges[i].second);
