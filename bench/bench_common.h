@@ -2,6 +2,8 @@
 // Small helpers shared by the benchmark programs: timing, medians, synthetic data.
 
 #include <algorithm>
+#include <charconv>
+#include <string_view>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -29,6 +31,17 @@ inline double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+/// A positive integer command-line value; `fail(message)` (which does not return) otherwise.
+template <typename Fail>
+std::size_t parse_positive(std::string_view text, Fail fail) {
+  std::size_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value == 0) {
+    fail("expected a positive integer");
+  }
+  return value;
 }
 
 /// Resident set size of this process now, in MiB (Linux /proc/self/statm).

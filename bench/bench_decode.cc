@@ -70,12 +70,7 @@ constexpr std::size_t kRowsPerMessage = 32;
 }
 
 std::size_t parse_count(std::string_view text) {
-  std::size_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || value == 0) {
-    usage("expected a positive integer");
-  }
-  return value;
+  return drift::bench::parse_positive(text, [](const char* message) { usage(message); });
 }
 
 Options parse_options(int argc, char** argv) {

@@ -9,6 +9,7 @@
 ///
 /// Without --dir the files go to a fresh temporary directory that is removed afterwards.
 
+#include "bench_common.h"
 #include <stdlib.h>
 
 #include <algorithm>
@@ -48,12 +49,7 @@ struct Options {
 }
 
 std::size_t parse_count(std::string_view text) {
-  std::size_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || value == 0) {
-    usage("expected a positive integer");
-  }
-  return value;
+  return drift::bench::parse_positive(text, [](const char* message) { usage(message); });
 }
 
 Options parse_options(int argc, char** argv) {
