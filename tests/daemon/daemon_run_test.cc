@@ -153,13 +153,13 @@ nlohmann::json without_timing(nlohmann::json evaluation) {
 // partition keeps the record order, and so the windows, identical between runs.
 class MockKafka {
  public:
-  explicit MockKafka(const std::string& log_dir) {
+  explicit MockKafka(const std::string& log_dir, std::vector<std::string> topics = {"preds:1"}) {
     const auto program =
         std::filesystem::path(DRIFTD_BINARY).parent_path().parent_path() / "tests" / "mockkafka";
     const std::string out = log_dir + "/mockkafka.out";
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{program.string(), "--brokers", "1", "--topic", "preds:1"}, out,
-        log_dir + "/mockkafka.err");
+    std::vector<std::string> argv = {program.string(), "--brokers", "1"};
+    for (const auto& topic : topics) argv.insert(argv.end(), {"--topic", topic});
+    process_ = std::make_unique<ChildProcess>(argv, out, log_dir + "/mockkafka.err");
     REQUIRE(wait_until([&] {
       const std::string text = drift::test::read_file(out);
       if (text.find('\n') == std::string::npos) return false;
@@ -180,6 +180,16 @@ class MockKafka {
     process_->wait(5000);
   }
   const std::string& bootstraps() const { return bootstraps_; }
+  /// Messages in partition 0 of `topic` (its high watermark).
+  std::int64_t messages_in(const std::string& topic) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (rd_kafka_query_watermark_offsets(producer_, topic.c_str(), 0, &low, &high, 5000) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return -1;
+    }
+    return high;
+  }
   void produce(const std::vector<std::string>& lines, std::size_t begin, std::size_t end) {
     for (std::size_t k = begin; k < end; ++k) {
       while (rd_kafka_produce(topic_, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(lines[k].data()),
@@ -197,9 +207,10 @@ class MockKafka {
   rd_kafka_topic_t* topic_ = nullptr;
 };
 
-std::string kafka_source(const std::string& brokers, const std::string& group) {
+std::string kafka_source(const std::string& brokers, const std::string& group,
+                         const std::string& extra = "") {
   return "  - name: preds\n    type: kafka\n    brokers: \"" + brokers + "\"\n"
-         "    topics: [preds]\n    group_id: " + group + "\n    format: flat\n"
+         "    topics: [preds]\n    group_id: " + group + "\n    format: flat\n" + extra +
          "    kafka: {auto.offset.reset: earliest, session.timeout.ms: \"6000\", "
          "heartbeat.interval.ms: \"500\"}\n";
 }
@@ -583,4 +594,26 @@ TEST_CASE("health checks, readiness and the reference API behave as documented",
     driftd.process().signal(SIGTERM);
     CHECK(driftd.process().wait(20000) == 0);
   }
+}
+
+TEST_CASE("records no model can use go to the Kafka source's dead-letter topic",
+          "[run][kafka][integration]") {
+  const auto lines = make_lines(300, 1000);
+  const std::int64_t bad = static_cast<std::int64_t>(lines.size()) -
+                           static_cast<std::int64_t>(count_containing(lines, "\"ts\""));
+  REQUIRE(bad == 3);
+  TempDir logs;
+  MockKafka kafka(logs.path(), {"preds:1", "dlq:1"});
+  kafka.produce(lines, 0, lines.size());
+  TempDir dir;
+  dir.write("reference.csv", reference_csv());
+  const std::string config = dir.write(
+      "driftd.yaml",
+      config_yaml(dir, kafka_source(kafka.bootstraps(), "dlq-test", "    dead_letter_topic: dlq\n"),
+                  "1s"));
+  Driftd driftd(config, dir.path());
+  REQUIRE(wait_until([&] { return processed(driftd) == lines.size(); }, 30000));
+  CHECK(wait_until([&] { return kafka.messages_in("dlq") == bad; }, 10000));
+  driftd.process().signal(SIGTERM);
+  CHECK(driftd.process().wait(20000) == 0);
 }

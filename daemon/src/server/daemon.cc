@@ -78,6 +78,24 @@ Daemon::Daemon(Config config) : config_(std::move(config)) {
     sources_.push_back(make_source(source, config_, http));
     if (http != nullptr) http_sources_.emplace(source.name, http);
   }
+  // Records no model can use go to a Kafka source's dead-letter topic when it has one.
+  std::set<std::string, std::less<>> dead_letter_sources;
+  std::map<std::string, KafkaSource*, std::less<>> kafka_sources;
+  for (std::size_t k = 0; k < sources_.size(); ++k) {
+    const SourceConfig& source = config_.sources[k];
+    if (source.type == SourceType::kKafka && !source.dead_letter_topic.empty()) {
+      dead_letter_sources.insert(source.name);
+      kafka_sources.emplace(source.name, static_cast<KafkaSource*>(sources_[k].get()));
+    }
+  }
+  if (!dead_letter_sources.empty()) {
+    pipeline_->set_dead_letter_sink(
+        std::move(dead_letter_sources),
+        [kafka_sources](std::string_view source, const RawRecord& record, RejectReason reason) {
+          const auto it = kafka_sources.find(source);
+          if (it != kafka_sources.end()) it->second->dead_letter(record.body, to_string(reason));
+        });
+  }
   HttpServer::Options options;
   options.listen = config_.server.listen;
   options.max_body_bytes = config_.server.max_body_bytes;

@@ -333,6 +333,14 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
     }
     for (std::size_t r = 0; r < kRejectReasons; ++r) counts.unmatched[r] += part.unmatched[r];
   }
+  if (dead_letter_sink_ && dead_letter_sources_.contains(source)) {
+    std::uint64_t bad = 0;
+    for (std::size_t k = 0; k < counts.rejected.size(); ++k) {
+      for (const auto r : counts.rejected[k]) bad += r;
+    }
+    for (const auto r : counts.unmatched) bad += r;
+    if (bad > 0) dead_letter(source, sd, records);
+  }
   std::vector<WindowSnapshot> due;
   for (std::size_t k = 0; k < sd.model_indices.size(); ++k) {
     const std::size_t m = sd.model_indices[k];
@@ -360,6 +368,33 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
   }
   const std::lock_guard lock(positions_mutex_);
   for (const auto& p : positions) positions_[{p.source, p.stream}] = p.offset;
+}
+
+void Pipeline::set_dead_letter_sink(std::set<std::string, std::less<>> sources,
+                                    DeadLetterSink sink) {
+  dead_letter_sources_ = std::move(sources);
+  dead_letter_sink_ = std::move(sink);
+}
+
+void Pipeline::dead_letter(std::string_view source, SourceDecoder& sd,
+                           std::span<const RawRecord> records) {
+  // Rare path (a batch with bad records): decode each record alone to tell which ones no model
+  // used, and why.
+  std::vector<DecodedRows> scratch;
+  for (const RawRecord& record : records) {
+    DecodeCounts one;
+    sd.decoder.decode(std::span<const RawRecord>(&record, 1), scratch, one);
+    std::uint64_t accepted = 0;
+    for (const auto a : one.accepted_rows) accepted += a;
+    if (accepted > 0) continue;
+    std::size_t worst = kRejectReasons;
+    for (std::size_t r = 0; r < kRejectReasons && worst == kRejectReasons; ++r) {
+      bool seen = one.unmatched[r] > 0;
+      for (const auto& per_model : one.rejected) seen = seen || per_model[r] > 0;
+      if (seen) worst = r;
+    }
+    if (worst < kRejectReasons) dead_letter_sink_(source, record, static_cast<RejectReason>(worst));
+  }
 }
 
 void Pipeline::evaluator_loop() {

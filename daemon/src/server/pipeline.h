@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <set>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -100,6 +102,13 @@ class Pipeline final : public RecordSink {
   bool references_ready() const;
   /// Records that no model took, by reason.
   std::array<std::uint64_t, kRejectReasons> unmatched() const;
+  /// Called with each record that no model could use (invalid, unmatched, or rejected by every
+  /// model that matched it), for sources that keep such records (a Kafka dead-letter topic).
+  /// Set before sources start; runs on the delivering source's thread.
+  using DeadLetterSink = std::function<void(std::string_view source, const RawRecord& record,
+                                            RejectReason reason)>;
+  void set_dead_letter_sink(std::set<std::string, std::less<>> sources, DeadLetterSink sink);
+
   /// Blocks until every queued evaluation has finished (tests, shutdown).
   void drain_evaluations();
   const Config& config() const { return config_; }
@@ -114,6 +123,9 @@ class Pipeline final : public RecordSink {
 
   /// Appends under the model's lock; due snapshots are returned for enqueue().
   void append(std::size_t model_index, const DecodedRows& rows, std::vector<WindowSnapshot>& due);
+  /// Finds the records of a batch that no model used and hands them to the dead-letter sink.
+  void dead_letter(std::string_view source, SourceDecoder& decoder,
+                   std::span<const RawRecord> records);
   /// Queues a snapshot for evaluation, waiting while the model's queue is full (unless
   /// `wait` is false: restored snapshots). Call without the model's lock.
   void enqueue(std::size_t model_index, WindowSnapshot snapshot, bool wait);
@@ -145,6 +157,8 @@ class Pipeline final : public RecordSink {
   bool stopping_ = false;
   std::thread evaluator_;
   RateLimitedLog rate_limited_;
+  std::set<std::string, std::less<>> dead_letter_sources_;
+  DeadLetterSink dead_letter_sink_;
 };
 
 }  // namespace drift::daemon
