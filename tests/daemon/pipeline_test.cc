@@ -143,3 +143,30 @@ TEST_CASE("a restored checkpoint continues exactly like the uninterrupted pipeli
   auto strip = [](std::string json) { return json.substr(0, json.find("\"timing_ms\"")); };
   CHECK(strip(b.last_evaluation_json) == strip(a.last_evaluation_json));
 }
+
+TEST_CASE("a model version change empties the window and bootstraps the reference again",
+          "[pipeline][unit]") {
+  drift::test::TempDir dir;
+  Config config = make_config(dir.path(), 100);
+  config.models[0].version_pointer = "/v";
+  Pipeline pipeline(config, drift::make_cpu_backend(), roomy());
+  pipeline.load_references();
+  std::vector<std::string> records;
+  for (int k = 0; k < 600; ++k) {
+    records.push_back(R"({"model":"m","v":")" + std::string(k < 300 ? "1.0" : "2.0") +
+                      R"(","x":)" + std::to_string(k < 300 ? k : 1000 + k) + R"(,"c":"red"})");
+  }
+  // A batch that straddles the change.
+  feed(pipeline, records, 0, 250, 250);
+  feed(pipeline, records, 250, 600, 350);
+  pipeline.drain_evaluations();
+  const auto report = pipeline.reports().at(0);
+  CHECK(report.version == "2.0");
+  CHECK(report.version_changes == 1);
+  CHECK(report.reference_ready);
+  CHECK(report.reference_rows == 100);  // rows 300..399, bootstrapped again
+  CHECK(report.current_rows == 200);    // rows 400..599 only
+  const auto window = *pipeline.window_csv("m");
+  CHECK(window.find("\n0,1400,red\n") != std::string::npos);
+  CHECK(window.find(",299,") == std::string::npos);
+}

@@ -272,8 +272,9 @@ std::vector<Key> build_schema() {
   add(Key("models[].version", T::kPointer)
           .show("none")
           .to([](Target& t, const Value& v) { t.model->version_pointer = v.text; })
-          .about("JSON pointer to the model version; a change resets a bootstrapped "
-                 "reference."));
+          .about("JSON pointer to the model version: when it changes, the window starts empty "
+                 "and a bootstrapped reference is bootstrapped again from the new version's "
+                 "rows."));
   add(Key("models[].features", T::kSectionList)
           .needed()
           .at_least(1)

@@ -60,6 +60,8 @@ nlohmann::json report_json(const ModelReport& r) {
       {"last_error", r.last_error},
       {"last_evaluation_position", r.last_evaluation_position},
       {"last_evaluation_ms", r.last_evaluation_ms},
+      {"version", r.version},
+      {"version_changes", r.version_changes},
   };
   model["last_evaluation"] = r.last_evaluation_json.empty()
                                  ? nlohmann::json(nullptr)

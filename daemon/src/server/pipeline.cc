@@ -65,7 +65,32 @@ struct Pipeline::Model {
   std::string last_json;
   std::uint64_t last_position = 0;
   std::int64_t last_ms = 0;
+  std::string version;          ///< the model version of the newest row (version pointer)
+  bool version_known = false;
+  std::uint64_t version_changes = 0;
 };
+
+namespace {
+
+// A model with a version pointer is decoded with one more, hidden, categorical column: the
+// version, after the model's own categorical features (windows ignore the extra column).
+constexpr std::string_view kVersionColumn = "__version__";
+
+ModelConfig with_version_column(ModelConfig model) {
+  if (!model.version_pointer.empty()) {
+    model.features.push_back({std::string(kVersionColumn), model.version_pointer,
+                              FeatureKind::kCategorical, FeatureOrigin::kRecord});
+  }
+  return model;
+}
+
+std::size_t categorical_count(const ModelConfig& model) {
+  return static_cast<std::size_t>(std::count_if(model.features.begin(), model.features.end(), [](const auto& f) {
+    return f.kind == FeatureKind::kCategorical;
+  }));
+}
+
+}  // namespace
 
 struct Pipeline::SourceDecoder {
   SourceDecoder(std::vector<std::size_t> indices, std::vector<ModelConfig> models,
@@ -91,7 +116,7 @@ Pipeline::Pipeline(Config config, std::unique_ptr<Backend> backend, Options opti
       const auto& names = config_.models[m].sources;
       if (names.empty() || std::find(names.begin(), names.end(), source.name) != names.end()) {
         indices.push_back(m);
-        fed.push_back(config_.models[m]);
+        fed.push_back(with_version_column(config_.models[m]));
       }
     }
     decoders_.emplace(source.name, std::make_unique<SourceDecoder>(std::move(indices),
@@ -264,6 +289,55 @@ void Pipeline::finish_bootstrap(Model& model, const WindowSnapshot& rows) {
 
 void Pipeline::append(std::size_t model_index, const DecodedRows& rows,
                       std::vector<WindowSnapshot>& due) {
+  Model& model = *models_[model_index];
+  if (!model.config.version_pointer.empty()) {
+    // Split the rows where the version changes; each change starts the model afresh.
+    const auto& versions = rows.categorical[categorical_count(model.config)];
+    std::size_t begin = 0;
+    for (std::size_t r = 0; r < rows.rows(); ++r) {
+      const CategoryRef& ref = versions[r];
+      const std::string_view version =
+          ref.length == CategoryRef::kMissingLength ? std::string_view() : rows.category(ref);
+      if (model.version_known && version == model.version) continue;
+      if (r > begin) append_rows(model_index, slice_rows(rows, begin, r), due);
+      if (model.version_known) restart_for_version(model, version);
+      model.version = version;
+      model.version_known = true;
+      begin = r;
+    }
+    if (begin == 0) {
+      append_rows(model_index, rows, due);
+    } else if (begin < rows.rows()) {
+      append_rows(model_index, slice_rows(rows, begin, rows.rows()), due);
+    }
+    return;
+  }
+  append_rows(model_index, rows, due);
+}
+
+void Pipeline::restart_for_version(Model& model, std::string_view version) {
+  ++model.version_changes;
+  log_line(LogLevel::kInfo, "pipeline",
+           cat("model '", model.config.name, "' changed version from '", model.version, "' to '",
+               version, "': the window starts empty",
+               model.config.reference.bootstrap > 0 ? " and the reference is bootstrapped again"
+                                                     : ""));
+  model.window = ModelWindow(model.config.features, model.config.window,
+                             options_.time_window_max_rows);
+  if (model.config.reference.bootstrap > 0 && model.reference_origin != "api") {
+    std::error_code ec;
+    std::filesystem::remove(bootstrap_path(config_, model.config.name), ec);
+    model.profile.reset();
+    model.reference_origin.clear();
+    WindowConfig collect;
+    collect.size = model.config.reference.bootstrap;
+    collect.slide = collect.size;
+    model.bootstrap.emplace(model.config.features, collect, 0);
+  }
+}
+
+void Pipeline::append_rows(std::size_t model_index, const DecodedRows& rows,
+                           std::vector<WindowSnapshot>& due) {
   Model& model = *models_[model_index];
   std::size_t begin = 0;
   if (model.bootstrap) {
@@ -478,6 +552,9 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
       }
       part.scalar<std::int64_t>(model.last_ms);
       part.text(model.last_json);
+      part.scalar<std::uint8_t>(model.version_known ? 1 : 0);
+      part.text(model.version);
+      part.scalar<std::uint64_t>(model.version_changes);
     }
     // Snapshots taken but not yet evaluated: a restart evaluates them again.
     std::vector<std::shared_ptr<const WindowSnapshot>> pending;
@@ -551,6 +628,9 @@ void Pipeline::restore(std::span<const std::byte> payload) {
       model.last_position = part.scalar<std::uint64_t>();
       model.last_ms = part.scalar<std::int64_t>();
       model.last_json = part.text();
+      model.version_known = part.scalar<std::uint8_t>() != 0;
+      model.version = part.text();
+      model.version_changes = part.scalar<std::uint64_t>();
       const std::size_t pending = part.count(8);
       for (std::size_t p = 0; p < pending; ++p) {
         WindowSnapshot snapshot;
@@ -613,6 +693,8 @@ std::vector<ModelReport> Pipeline::reports() const {
     r.last_evaluation_json = model->last_json;
     r.last_evaluation_position = model->last_position;
     r.last_evaluation_ms = model->last_ms;
+    r.version = model->version;
+    r.version_changes = model->version_changes;
     out.push_back(std::move(r));
   }
   return out;

@@ -47,6 +47,8 @@ struct ModelReport {
   std::string last_evaluation_json;  ///< the `driftd check` object, or empty
   std::uint64_t last_evaluation_position = 0;
   std::int64_t last_evaluation_ms = 0;  ///< wall clock when it finished
+  std::string version;                  ///< newest row's model version (version pointer)
+  std::uint64_t version_changes = 0;
 };
 
 /// Where a reference posted to /v1/models/<model>/reference is kept.
@@ -121,8 +123,13 @@ class Pipeline final : public RecordSink {
     std::shared_ptr<const WindowSnapshot> snapshot;
   };
 
-  /// Appends under the model's lock; due snapshots are returned for enqueue().
+  /// Appends under the model's lock; due snapshots are returned for enqueue(). Splits the rows
+  /// at model version changes (version pointer).
   void append(std::size_t model_index, const DecodedRows& rows, std::vector<WindowSnapshot>& due);
+  void append_rows(std::size_t model_index, const DecodedRows& rows,
+                   std::vector<WindowSnapshot>& due);
+  /// A new model version: empty window, and a bootstrapped reference bootstraps again.
+  void restart_for_version(Model& model, std::string_view version);
   /// Finds the records of a batch that no model used and hands them to the dead-letter sink.
   void dead_letter(std::string_view source, SourceDecoder& decoder,
                    std::span<const RawRecord> records);
