@@ -47,5 +47,11 @@ $py bench/baseline_mmd.py "$data" --permutations $([ $quick -eq 1 ] && echo 20 |
 rm -f "$data"/*.f32
 
 echo
+echo "== daemon: decode, Kafka ingest, window evaluation"
+"$bin/bench_decode"
+"$bin/bench_ingest" --records $([ $quick -eq 1 ] && echo 100000 || echo 400000) --rounds $([ $quick -eq 1 ] && echo 1 || echo 5)
+"$bin/bench_check" --features 20 --rows 100000 --runs 5
+
+echo
 echo "== reading input files"
 "$bin/bench_read" $([ $quick -eq 1 ] && echo "--rows 100000" || echo "")
