@@ -84,6 +84,15 @@ ModelConfig with_version_column(ModelConfig model) {
   return model;
 }
 
+// The rows that become a bootstrapped reference: a tumbling count window of N rows whose one
+// evaluation point is the moment the reference is complete.
+ModelWindow bootstrap_window(const ModelConfig& model) {
+  WindowConfig collect;
+  collect.size = std::max<std::uint64_t>(1, model.reference.bootstrap);
+  collect.slide = collect.size;
+  return ModelWindow(model.features, collect, 0);
+}
+
 std::size_t categorical_count(const ModelConfig& model) {
   return static_cast<std::size_t>(std::count_if(model.features.begin(), model.features.end(), [](const auto& f) {
     return f.kind == FeatureKind::kCategorical;
@@ -216,10 +225,7 @@ void Pipeline::load_references() {
                      e.what() + "); bootstrapping again");
       }
     }
-    WindowConfig collect;
-    collect.size = model.config.reference.bootstrap;
-    collect.slide = collect.size;
-    model.bootstrap.emplace(model.config.features, collect, 0);
+    model.bootstrap.emplace(bootstrap_window(model.config));
   }
 }
 
@@ -251,10 +257,7 @@ void Pipeline::reset_reference(std::string_view model_name) {
     const std::lock_guard lock(model.mutex);
     model.profile.reset();
     model.reference_origin.clear();
-    WindowConfig collect;
-    collect.size = model.config.reference.bootstrap;
-    collect.slide = collect.size;
-    model.bootstrap.emplace(model.config.features, collect, 0);
+    model.bootstrap.emplace(bootstrap_window(model.config));
     return;
   }
   throw InputError("unknown model '" + std::string(model_name) + "'");
@@ -329,10 +332,7 @@ void Pipeline::restart_for_version(Model& model, std::string_view version) {
     std::filesystem::remove(bootstrap_path(config_, model.config.name), ec);
     model.profile.reset();
     model.reference_origin.clear();
-    WindowConfig collect;
-    collect.size = model.config.reference.bootstrap;
-    collect.slide = collect.size;
-    model.bootstrap.emplace(model.config.features, collect, 0);
+    model.bootstrap.emplace(bootstrap_window(model.config));
   }
 }
 
@@ -615,10 +615,7 @@ void Pipeline::restore(std::span<const std::byte> payload) {
         model.bootstrap->restore(part);
       } else if (bootstrapping) {
         // The reference is ready now (a file, or a bootstrap that finished): skip that state.
-        WindowConfig collect;
-        collect.size = std::max<std::uint64_t>(1, model.config.reference.bootstrap);
-        collect.slide = collect.size;
-        ModelWindow(model.config.features, collect, 0).restore(part);
+        bootstrap_window(model.config).restore(part);
       }
       model.accepted = part.scalar<std::uint64_t>();
       for (auto& r : model.rejected) r = part.scalar<std::uint64_t>();
