@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libtbb-dev libboost-dev nlohmann-json3-dev catch2 libhwy-dev libsimdjson-dev
   librdkafka-dev kcat prometheus-cpp-dev libyaml-cpp-dev libssl-dev zlib1g-dev
   python3 python3-numpy python3-scipy
+  prometheus prometheus-alertmanager
 )
 
 missing=()
