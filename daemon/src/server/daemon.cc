@@ -191,6 +191,9 @@ HttpResponse Daemon::handle_model(const HttpRequest& request) {
   }
   if (request.method == "POST" && what == "reference") {
     if (!authorized(request)) return HttpResponse::error(401, "missing or wrong bearer token");
+    const bool known = std::any_of(config_.models.begin(), config_.models.end(),
+                                   [&](const ModelConfig& m) { return m.name == model; });
+    if (!known) return HttpResponse::error(404, "unknown model '" + model + "'");
     try {
       if (request.body.empty()) {
         pipeline_->reset_reference(model);
@@ -213,8 +216,7 @@ HttpResponse Daemon::handle_model(const HttpRequest& request) {
       pipeline_->set_reference(model, std::move(profile), "api");
       return HttpResponse::json(nlohmann::json{{"reference_rows", rows}}.dump());
     } catch (const InputError& e) {
-      return HttpResponse::error(e.what() == std::string("unknown model '" + model + "'") ? 404 : 400,
-                                 e.what());
+      return HttpResponse::error(400, e.what());
     } catch (const TableError& e) {
       return HttpResponse::error(400, e.what());
     }
