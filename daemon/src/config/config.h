@@ -108,6 +108,43 @@ struct WindowConfig {
   bool time_based() const { return duration.count() > 0; }
 };
 
+/// When a model's alert fires and resolves (drift::exporters::AlertPolicy reads these).
+struct AlertPolicySettings {
+  std::uint32_t consecutive = 1;    ///< drifting windows in a row before FIRING
+  std::uint32_t resolve_after = 1;  ///< clean windows in a row before RESOLVED
+  Duration cooldown{0};             ///< minimum time between the starts of two firings
+  bool on_ks = true;                ///< which tests count
+  bool on_psi = true;
+  bool on_chi2 = true;
+  bool on_mmd = true;
+  std::uint32_t min_drifted_features = 1;
+  double min_drifted_share = 0.0;   ///< of the model's features, 0..1
+};
+
+/// A receiver of drift events (a retraining pipeline).
+struct WebhookSettings {
+  std::string name;
+  std::string url;                  ///< http:// or https://
+  std::string template_name = "generic";  ///< generic|argo-workflows|kubeflow-pipelines|tekton
+  std::map<std::string, std::string> params;
+  std::map<std::string, std::string> headers;
+  std::filesystem::path secret_file;
+  std::string secret;               ///< the file's content without its trailing newline
+  std::filesystem::path ca_file;    ///< HTTPS: extra trusted CAs
+  Duration timeout{15000};
+  std::uint32_t max_attempts = 8;
+  bool send_resolved = false;
+};
+
+struct AlertsConfig {
+  AlertPolicySettings policy;       ///< the default for every model
+  std::vector<WebhookSettings> webhooks;
+};
+
+struct MetricsConfig {
+  std::uint64_t max_series_per_model = 10000;  ///< cardinality guard for feature/category series
+};
+
 struct ModelConfig {
   std::string name;
   std::vector<std::string> sources;  ///< source names feeding the model; empty = all
@@ -128,6 +165,8 @@ struct Config {
   GpuConfig gpu;
   std::vector<SourceConfig> sources;
   std::vector<ModelConfig> models;
+  AlertsConfig alerts;
+  MetricsConfig metrics;
 };
 
 /// Parses YAML or JSON text (JSON is YAML). Applies ${ENV} substitution and *_file secrets,
