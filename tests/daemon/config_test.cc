@@ -221,6 +221,21 @@ TEST_CASE("A minimal configuration gets the defaults of config.h", "[config][uni
   CHECK(profile.mmd.sigma == profile_defaults.mmd.sigma);
   CHECK(profile.mmd.sigma_rows == profile_defaults.mmd.sigma_rows);
   CHECK(profile.mmd.seed == profile_defaults.mmd.seed);
+
+  const drift::daemon::AlertPolicySettings policy_defaults;
+  for (const auto* policy : {&config.alerts.policy, &model.alert_policy}) {
+    CHECK(policy->consecutive == policy_defaults.consecutive);
+    CHECK(policy->resolve_after == policy_defaults.resolve_after);
+    CHECK(policy->cooldown == policy_defaults.cooldown);
+    CHECK(policy->on_ks);
+    CHECK(policy->on_psi);
+    CHECK(policy->on_chi2);
+    CHECK(policy->on_mmd);
+    CHECK(policy->min_drifted_features == policy_defaults.min_drifted_features);
+    CHECK(policy->min_drifted_share == policy_defaults.min_drifted_share);
+  }
+  CHECK(config.alerts.webhooks.empty());
+  CHECK(config.metrics.max_series_per_model == defaults.metrics.max_series_per_model);
 }
 
 TEST_CASE("Every option of a model lands in its EvaluationConfig and ProfileOptions",
@@ -292,9 +307,11 @@ TEST_CASE("Unknown keys are refused with their path and a suggestion", "[config]
         "config.yaml: sources[1].typ: unknown key (did you mean 'type'?)");
   CHECK(error_of(edit("window: {size: 1000}", "window: {size: 1000, slid: 10}")) ==
         "config.yaml: models[0].window.slid: unknown key (did you mean 'slide'?)");
-  CHECK(error_of(std::string(kMinimal) + "metrics: {}\n") ==
-        "config.yaml: metrics: unknown key (expected one of: server, state, backend, gpu, "
-        "sources, models)");
+  CHECK(error_of(std::string(kMinimal) + "monitoring: {}\n") ==
+        "config.yaml: monitoring: unknown key (expected one of: server, state, backend, gpu, "
+        "sources, models, alerts, metrics)");
+  CHECK(error_of(std::string(kMinimal) + "alert: {}\n") ==
+        "config.yaml: alert: unknown key (did you mean 'alerts'?)");
   CHECK(error_of(edit("{name: x, pointer: /x}", "{name: x, pointer: /x, kind: numeric}")) ==
         "config.yaml: models[0].features[0].kind: unknown key (expected one of: name, pointer, "
         "type, from)");
@@ -699,6 +716,320 @@ TEST_CASE("load_config names the file in every message", "[config][unit]") {
   CHECK_THROWS_WITH(
       drift::daemon::load_config(dir.path() + "/none.yaml"),
       detail::cat("cannot read '", dir.path(), "/none.yaml': No such file or directory"));
+}
+
+namespace {
+
+/// kMinimal with `alerts` (text after "alerts:") added after the models.
+std::string with_alerts(std::string_view alerts, std::string text = std::string(kMinimal)) {
+  return text + "alerts:" + std::string(alerts) + "\n";
+}
+
+/// with_alerts for one webhook: `fields` completes "{name: hook, ".
+std::string with_webhook(std::string_view fields) {
+  return with_alerts(detail::cat("\n  webhooks:\n    - {name: hook, ", fields, "}"));
+}
+
+}  // namespace
+
+TEST_CASE("Alerts and metrics parse to their settings", "[config][unit]") {
+  using detail::cat;
+  const TempDir dir;
+  const std::string secret = dir.write("webhook-secret", "whsec_c2VjcmV0\n");
+  // The issue's example, with an https URL: ca_file applies to https only.
+  const std::string text = cat(R"yaml(state: {dir: /tmp/driftd}
+sources:
+  - {name: web, type: http}
+alerts:
+  policy: {consecutive: 2, resolve_after: 3, cooldown: 30m, on: [ks, psi, chi2, mmd], min_drifted_features: 1, min_drifted_share: 0.1}
+  webhooks:
+    - name: retrain
+      url: https://127.0.0.1:2746/api/v1/workflows/ml/submit
+      template: argo-workflows
+      params: {workflow_template: retrain-fraud}
+      secret_file: )yaml",
+                               secret, R"yaml(
+      headers: {X-Team: ml}
+      timeout: 15s
+      max_attempts: 8
+      send_resolved: false
+      ca_file: /etc/ssl/extra-ca.pem
+    - {name: kfp, url: "http://kfp:8888/apis/v2beta1/runs", template: kubeflow-pipelines, params: {pipeline_id: p1, pipeline_version_id: v2}, timeout: 500ms, max_attempts: 1, send_resolved: true}
+    - {name: tekton-listener, url: "http://el-drift:8080", template: tekton}
+metrics:
+  max_series_per_model: 500
+models:
+  - name: fraud
+    alerts:
+      policy: {consecutive: 3}
+    features: [{name: x, pointer: /x}]
+    reference: {bootstrap: 100}
+    window: {size: 1000}
+)yaml");
+  const Config config = parse_config(text);
+  const auto& policy = config.alerts.policy;
+  CHECK(policy.consecutive == 2);
+  CHECK(policy.resolve_after == 3);
+  CHECK(policy.cooldown == std::chrono::minutes(30));
+  CHECK(policy.on_ks);
+  CHECK(policy.on_psi);
+  CHECK(policy.on_chi2);
+  CHECK(policy.on_mmd);
+  CHECK(policy.min_drifted_features == 1);
+  CHECK(policy.min_drifted_share == 0.1);
+
+  REQUIRE(config.alerts.webhooks.size() == 3);
+  const auto& retrain = config.alerts.webhooks[0];
+  CHECK(retrain.name == "retrain");
+  CHECK(retrain.url == "https://127.0.0.1:2746/api/v1/workflows/ml/submit");
+  CHECK(retrain.template_name == "argo-workflows");
+  CHECK(retrain.params ==
+        std::map<std::string, std::string>{{"workflow_template", "retrain-fraud"}});
+  CHECK(retrain.secret_file == secret);
+  CHECK(retrain.secret == "whsec_c2VjcmV0");
+  CHECK(retrain.headers == std::map<std::string, std::string>{{"X-Team", "ml"}});
+  CHECK(retrain.timeout == std::chrono::seconds(15));
+  CHECK(retrain.max_attempts == 8);
+  CHECK_FALSE(retrain.send_resolved);
+  CHECK(retrain.ca_file == "/etc/ssl/extra-ca.pem");
+  const auto& kfp = config.alerts.webhooks[1];
+  CHECK(kfp.template_name == "kubeflow-pipelines");
+  CHECK(kfp.params.size() == 2);
+  CHECK(kfp.timeout == std::chrono::milliseconds(500));
+  CHECK(kfp.max_attempts == 1);
+  CHECK(kfp.send_resolved);
+  CHECK(kfp.secret_file.empty());
+  CHECK(kfp.secret.empty());
+  const drift::daemon::WebhookSettings webhook_defaults;
+  const auto& tekton = config.alerts.webhooks[2];
+  CHECK(tekton.template_name == "tekton");
+  CHECK(tekton.params.empty());
+  CHECK(tekton.headers.empty());
+  CHECK(tekton.ca_file.empty());
+  CHECK(tekton.timeout == webhook_defaults.timeout);
+  CHECK(tekton.max_attempts == webhook_defaults.max_attempts);
+  CHECK(tekton.send_resolved == webhook_defaults.send_resolved);
+  CHECK(parse_config(with_webhook("url: \"http://h\"")).alerts.webhooks[0].template_name ==
+        "generic");
+
+  CHECK(config.metrics.max_series_per_model == 500);
+
+  const auto& model = config.models.at(0).alert_policy;
+  CHECK(model.consecutive == 3);
+  CHECK(model.resolve_after == 3);
+  CHECK(model.cooldown == std::chrono::minutes(30));
+  CHECK(model.min_drifted_share == 0.1);
+}
+
+TEST_CASE("A model's alert policy overrides the keys it gives, in any order of the file",
+          "[config][unit]") {
+  const std::string models = std::string(kMinimal) + R"yaml(    alerts:
+      policy: {consecutive: 3, on: [psi, mmd], min_drifted_features: 2}
+  - name: other
+    features: [{name: x, pointer: /x}]
+    reference: {bootstrap: 100}
+    window: {size: 1000}
+  - name: same
+    alerts: {policy: {consecutive: 2}}
+    features: [{name: x, pointer: /x}]
+    reference: {bootstrap: 100}
+    window: {size: 1000}
+)yaml";
+  constexpr std::string_view kAlerts = R"yaml(alerts:
+  policy:
+    consecutive: 2
+    resolve_after: 5
+    cooldown: 1h
+    on: [ks, chi2]
+    min_drifted_share: 0.5
+)yaml";
+  // Models first, then alerts; and alerts first, then models.
+  const Config after = parse_config(models + std::string(kAlerts));
+  const Config before = parse_config(std::string(kAlerts) + models);
+  for (const Config* config : {&after, &before}) {
+    REQUIRE(config->models.size() == 3);
+    const auto& given = config->models[0].alert_policy;
+    CHECK(given.consecutive == 3);
+    CHECK(given.resolve_after == 5);
+    CHECK(given.cooldown == std::chrono::hours(1));
+    CHECK_FALSE(given.on_ks);
+    CHECK(given.on_psi);
+    CHECK_FALSE(given.on_chi2);
+    CHECK(given.on_mmd);
+    CHECK(given.min_drifted_features == 2);
+    CHECK(given.min_drifted_share == 0.5);
+    for (const auto* policy : {&config->models[1].alert_policy, &config->models[2].alert_policy,
+                               &config->alerts.policy}) {
+      CHECK(policy->consecutive == 2);
+      CHECK(policy->resolve_after == 5);
+      CHECK(policy->cooldown == std::chrono::hours(1));
+      CHECK(policy->on_ks);
+      CHECK_FALSE(policy->on_psi);
+      CHECK(policy->on_chi2);
+      CHECK_FALSE(policy->on_mmd);
+      CHECK(policy->min_drifted_features == 1);
+      CHECK(policy->min_drifted_share == 0.5);
+    }
+  }
+  // Without alerts, a model's keys go over the defaults.
+  const Config alone = parse_config(edit("  - name: m\n", R"yaml(  - name: m
+    alerts:
+      policy: {cooldown: 10m, min_drifted_share: 1}
+)yaml"));
+  const drift::daemon::AlertPolicySettings defaults;
+  CHECK(alone.models[0].alert_policy.cooldown == std::chrono::minutes(10));
+  CHECK(alone.models[0].alert_policy.min_drifted_share == 1.0);
+  CHECK(alone.models[0].alert_policy.consecutive == defaults.consecutive);
+  CHECK(alone.alerts.policy.cooldown == defaults.cooldown);
+  CHECK(alone.alerts.policy.min_drifted_share == defaults.min_drifted_share);
+}
+
+TEST_CASE("Alert policies are checked with their key paths", "[config][unit]") {
+  const auto with_model_policy = [](std::string_view policy) {
+    return edit("  - name: m\n",
+                std::string("  - name: m\n    alerts: {policy: ") + std::string(policy) + "}\n");
+  };
+  CHECK(error_of(with_alerts(" {policy: {on: []}}")) ==
+        "config.yaml: alerts.policy.on: must not be empty");
+  CHECK(error_of(with_model_policy("{on: []}")) ==
+        "config.yaml: models[0].alerts.policy.on: must not be empty");
+  CHECK(error_of(with_alerts(" {policy: {on: [ks, kss]}}")) ==
+        "config.yaml: alerts.policy.on[1]: must be one of ks, psi, chi2, mmd, got 'kss' (did you "
+        "mean 'ks'?)");
+  CHECK(error_of(with_model_policy("{on: [psi, psi]}")) ==
+        "config.yaml: models[0].alerts.policy.on[1]: 'psi' is listed twice");
+  CHECK(error_of(with_alerts(" {policy: {on: psi}}")) ==
+        "config.yaml: alerts.policy.on: expected a list, got 'psi'");
+  CHECK(error_of(with_alerts(" {policy: {min_drifted_share: 1.5}}")) ==
+        "config.yaml: alerts.policy.min_drifted_share: must be between 0 and 1, got 1.5");
+  CHECK(error_of(with_model_policy("{min_drifted_share: -0.1}")) ==
+        "config.yaml: models[0].alerts.policy.min_drifted_share: must be between 0 and 1, got "
+        "-0.1");
+  CHECK(error_of(with_alerts(" {policy: {consecutive: 0}}")) ==
+        "config.yaml: alerts.policy.consecutive: must be at least 1, got 0");
+  CHECK(error_of(with_model_policy("{resolve_after: 0}")) ==
+        "config.yaml: models[0].alerts.policy.resolve_after: must be at least 1, got 0");
+  CHECK(error_of(with_alerts(" {policy: {min_drifted_features: 0}}")) ==
+        "config.yaml: alerts.policy.min_drifted_features: must be at least 1, got 0");
+  CHECK(error_of(with_alerts(" {policy: {cooldown: -1m}}")) ==
+        "config.yaml: alerts.policy.cooldown: expected a duration such as 500ms, 5s, 1m, 2h or "
+        "1h30m, got '-1m'");
+  CHECK(error_of(with_model_policy("{consecutiv: 2}")) ==
+        "config.yaml: models[0].alerts.policy.consecutiv: unknown key (did you mean "
+        "'consecutive'?)");
+  CHECK(error_of(edit("  - name: m\n", "  - name: m\n    alerts: {webhooks: []}\n")) ==
+        "config.yaml: models[0].alerts.webhooks: unknown key (expected one of: policy)");
+  CHECK(error_of(std::string(kMinimal) + "metrics: {max_series_per_model: 0}\n") ==
+        "config.yaml: metrics.max_series_per_model: must be at least 1, got 0");
+  // Large counts saturate rather than wrap.
+  CHECK(
+      parse_config(with_alerts(" {policy: {consecutive: 4294967297}}")).alerts.policy.consecutive ==
+      UINT32_MAX);
+}
+
+TEST_CASE("Webhooks are checked with their key paths", "[config][unit]") {
+  CHECK(error_of(with_webhook("url: \"http://h\", template: argo")) ==
+        "config.yaml: alerts.webhooks[0].template: must be one of generic, argo-workflows, "
+        "kubeflow-pipelines, tekton, got 'argo'");
+  CHECK(error_of(with_alerts(R"yaml(
+  webhooks:
+    - {name: retrain, url: "http://a"}
+    - {name: retrain, url: "http://b"})yaml")) ==
+        "config.yaml: alerts.webhooks[1].name: duplicate name 'retrain' (also "
+        "alerts.webhooks[0].name)");
+  CHECK(error_of(with_webhook("url: \"http://argo:2746\", template: argo-workflows")) ==
+        "config.yaml: alerts.webhooks[0].params.workflow_template: required when template is "
+        "argo-workflows");
+  CHECK(error_of(with_webhook("url: \"http://argo:2746\", template: argo-workflows, params: "
+                              "{workflow_template: \"\"}")) ==
+        "config.yaml: alerts.webhooks[0].params.workflow_template: must not be empty");
+  CHECK(error_of(with_webhook("url: \"http://kfp\", template: kubeflow-pipelines, params: "
+                              "{pipeline_version_id: v1}")) ==
+        "config.yaml: alerts.webhooks[0].params.pipeline_id: required when template is "
+        "kubeflow-pipelines");
+  CHECK(error_of(with_webhook("url: \"http://h\", ca_file: /etc/ssl/ca.pem")) ==
+        "config.yaml: alerts.webhooks[0].ca_file: applies only to https:// URLs (not http://)");
+  CHECK(error_of(with_webhook("url: \"http://h\", timeout: 0s")) ==
+        "config.yaml: alerts.webhooks[0].timeout: must be greater than 0s, got 0s");
+  CHECK(error_of(with_webhook("url: \"http://h\", timeout: 15")) ==
+        "config.yaml: alerts.webhooks[0].timeout: a duration needs a unit (ms, s, m or h), got "
+        "'15'");
+  CHECK(error_of(with_webhook("url: \"http://h\", max_attempts: 0")) ==
+        "config.yaml: alerts.webhooks[0].max_attempts: must be at least 1, got 0");
+  CHECK(error_of(with_webhook("url: \"ftp://h/x\"")) ==
+        "config.yaml: alerts.webhooks[0].url: expected an http:// or https:// URL with a host, "
+        "got 'ftp://h/x'");
+  CHECK(error_of(with_webhook("url: \"https:///submit\"")) ==
+        "config.yaml: alerts.webhooks[0].url: expected an http:// or https:// URL with a host, "
+        "got 'https:///submit'");
+  CHECK(error_of(with_webhook("url: \"http://h/a b\"")) ==
+        "config.yaml: alerts.webhooks[0].url: expected an http:// or https:// URL with a host, "
+        "got 'http://h/a b'");
+  CHECK(error_of(with_alerts("\n  webhooks:\n    - {name: hook}")) ==
+        "config.yaml: alerts.webhooks[0].url: required");
+  CHECK(error_of(with_webhook("url: \"http://h\", headers: {X Team: ml}")) ==
+        "config.yaml: alerts.webhooks[0].headers.X Team: 'X Team' is not an HTTP header name");
+  CHECK(error_of(with_webhook("url: \"http://h\", headers: {X-Team: \"a\\r\\nHost: b\"}")) ==
+        "config.yaml: alerts.webhooks[0].headers.X-Team: must not contain line breaks");
+  CHECK(error_of(with_webhook("url: \"http://h\", params: {a: [1]}")) ==
+        "config.yaml: alerts.webhooks[0].params.a: expected a scalar value, got a list");
+  CHECK(error_of(with_webhook("url: \"http://h\", name2: x")) ==
+        "config.yaml: alerts.webhooks[0].name2: unknown key (did you mean 'name'?)");
+  CHECK(error_of(with_alerts(" {webhooks: {name: hook}}")) ==
+        "config.yaml: alerts.webhooks: expected a list of mappings, got a mapping");
+  CHECK(parse_config(with_alerts(" {webhooks: []}")).alerts.webhooks.empty());
+  CHECK(parse_config(with_webhook("url: \"https://h\", ca_file: /ca.pem"))
+            .alerts.webhooks[0]
+            .ca_file == "/ca.pem");
+}
+
+TEST_CASE("A webhook's secret file loses one trailing newline", "[config][unit]") {
+  using detail::cat;
+  const TempDir dir;
+  const auto secret_of = [&](const std::string& content) {
+    const std::string file = dir.write("secret", content);
+    return parse_config(with_webhook(cat("url: \"http://h\", secret_file: ", file)))
+        .alerts.webhooks[0]
+        .secret;
+  };
+  CHECK(secret_of("s3cret") == "s3cret");
+  CHECK(secret_of("s3cret\n") == "s3cret");
+  CHECK(secret_of("s3cret\r\n") == "s3cret");
+  CHECK(secret_of("s3cret\n\n") == "s3cret\n");
+  CHECK(secret_of(" s3cret \r") == " s3cret \r");
+
+  const std::string missing = cat(dir.path(), "/missing");
+  CHECK(error_of(with_webhook(cat("url: \"http://h\", secret_file: ", missing))) ==
+        cat("config.yaml: alerts.webhooks[0].secret_file: cannot read '", missing,
+            "': No such file or directory"));
+  CHECK(error_of(with_webhook(cat("url: \"http://h\", secret_file: ", dir.path()))) ==
+        cat("config.yaml: alerts.webhooks[0].secret_file: cannot read '", dir.path(),
+            "': it is a directory"));
+  const std::string empty = dir.write("empty", "");
+  CHECK(error_of(with_webhook(cat("url: \"http://h\", secret_file: ", empty))) ==
+        cat("config.yaml: alerts.webhooks[0].secret_file: '", empty, "' is empty"));
+  const std::string newline = dir.write("newline", "\n");
+  CHECK(error_of(with_webhook(cat("url: \"http://h\", secret_file: ", newline))) ==
+        cat("config.yaml: alerts.webhooks[0].secret_file: '", newline, "' is empty"));
+  CHECK(error_of(with_webhook("url: \"http://h\", secret_file: \"\"")) ==
+        "config.yaml: alerts.webhooks[0].secret_file: must not be empty");
+}
+
+TEST_CASE("A model's alert policy keys mirror those of alerts.policy", "[config][unit]") {
+  const auto defaults = detail::children_of("alerts.policy");
+  const auto overrides = detail::children_of("models[].alerts.policy");
+  REQUIRE(defaults.size() == overrides.size());
+  for (std::size_t i = 0; i < defaults.size(); ++i) {
+    INFO(overrides[i]->path);
+    CHECK(overrides[i]->name() == defaults[i]->name());
+    CHECK(overrides[i]->type == defaults[i]->type);
+    CHECK(overrides[i]->choices == defaults[i]->choices);
+    CHECK(overrides[i]->min == defaults[i]->min);
+    CHECK(overrides[i]->max == defaults[i]->max);
+    CHECK(overrides[i]->apply == defaults[i]->apply);
+    CHECK(overrides[i]->fallback.empty());
+    CHECK_FALSE((defaults[i]->shown.empty() && defaults[i]->fallback.empty()));
+  }
 }
 
 TEST_CASE("Every schema key has a type, a doc line and a destination", "[config][unit]") {

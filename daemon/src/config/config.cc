@@ -96,7 +96,19 @@ constexpr ReservedProperty kReservedKafka[] = {
     {"enable.auto.offset.store", "driftd stores offsets itself, once a checkpoint covers them"},
 };
 
+/// Template parameters a webhook of a template must give.
+struct RequiredParam {
+  std::string_view template_name;
+  std::string_view param;
+};
+constexpr RequiredParam kRequiredParams[] = {
+    {"argo-workflows", "workflow_template"},
+    {"kubeflow-pipelines", "pipeline_id"},
+};
+
 using Scalars = std::map<std::string, std::string, std::less<>>;
+/// The keys given in sections laid over others, by the section's path ("models[0].alerts.policy").
+using Overlays = std::map<std::string, std::vector<std::pair<const Key*, Value>>>;
 
 /// Walks a YAML document with the schema, filling a Config; then checks the rules that span
 /// keys. Every failure throws ConfigError "<origin>: <key path>: <reason>".
@@ -321,7 +333,24 @@ class Parser {
       secret->apply(target_, scalar_value(*secret, read_secret(text, path), path));
       return;
     }
-    key.apply(target_, scalar_value(key, text, path));
+    store(key, scalar_value(key, text, path), path);
+  }
+
+  /// Applies a value. The keys of a section laid over another (Key::base) are also kept, to be
+  /// applied again over that section's final value (lay_over).
+  void store(const Key& key, const Value& value, const std::string& path) {
+    key.apply(target_, value);
+    const Key* section = find_key(key.parent());
+    if (section != nullptr && !section->base.empty()) {
+      overlays_[path.substr(0, path.rfind('.'))].emplace_back(&key, value);
+    }
+  }
+
+  /// Applies again the keys given in the section at `path` (a model's alerts.policy) to `target`.
+  void lay_over(const std::string& path, Target target) const {
+    const auto given = overlays_.find(path);
+    if (given == overlays_.end()) return;
+    for (const auto& [key, value] : given->second) key->apply(target, value);
   }
 
   void handle_section_list(const Key& key, const YAML::Node& node, const std::string& path) {
@@ -372,7 +401,7 @@ class Parser {
     if (key.min && static_cast<double>(value.list.size()) < *key.min) {
       fail(path, "must not be empty");
     }
-    key.apply(target_, value);
+    store(key, value, path);
   }
 
   void handle_map(const Key& key, const YAML::Node& node, const std::string& path) {
@@ -386,6 +415,9 @@ class Parser {
         const std::string name = item.first.Scalar();
         const std::string item_path = join(path, name);
         if (!names.insert(name).second) fail(item_path, "duplicate key");
+        if (key.check != nullptr) {
+          if (const auto problem = key.check(name); !problem.empty()) fail(item_path, problem);
+        }
         if (!item.second.IsScalar()) {
           fail(item_path, cat("expected a scalar value, got ", describe(item.second)));
         }
@@ -401,7 +433,7 @@ class Parser {
         }
       }
     }
-    key.apply(target_, value);
+    store(key, value, path);
   }
 
   std::string substitute(const std::string& text, const std::string& path) const {
@@ -412,16 +444,24 @@ class Parser {
     }
   }
 
-  /// The text of a secret file, trailing newlines stripped; an empty secret is refused (an
-  /// empty token would silently turn authentication off).
-  std::string read_secret(const std::string& file, const std::string& path) const {
+  /// The text of a secret file without its trailing newlines, or with `exact`, without one
+  /// trailing newline ("\n" or "\r\n": a signing key's other bytes are its own). An empty
+  /// secret is refused (an empty token would silently turn authentication off).
+  std::string read_secret(const std::string& file, const std::string& path,
+                          bool exact = false) const {
     std::string text;
     try {
       text = read_file(file);
     } catch (const ValueError& e) {
       fail(path, e.what());
     }
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (exact && text.ends_with('\n')) {
+      text.pop_back();
+      if (text.ends_with('\r')) text.pop_back();
+    }
+    while (!exact && !text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+      text.pop_back();
+    }
     if (text.empty()) fail(path, cat("'", file, "' is empty"));
     return text;
   }
@@ -513,7 +553,8 @@ class Parser {
     return value;
   }
 
-  /// Rules that span keys: references between sections, window bounds, test applicability.
+  /// Rules that span keys: references between sections, window bounds, test applicability,
+  /// webhook parameters; resolves each model's alert policy and reads webhook secrets.
   void validate(Config& config) const {
     for (std::size_t i = 0; i < config.sources.size(); ++i) {
       const SourceConfig& source = config.sources[i];
@@ -534,7 +575,42 @@ class Parser {
     std::vector<std::string> source_names;
     for (const auto& source : config.sources) source_names.push_back(source.name);
     for (std::size_t m = 0; m < config.models.size(); ++m) {
-      validate_model(config, config.models[m], element("models", m), source_names);
+      ModelConfig& model = config.models[m];
+      const std::string path = element("models", m);
+      validate_model(config, model, path, source_names);
+      // alerts.policy with the keys of the model's own alerts.policy on top (the file may give
+      // alerts after models).
+      model.alert_policy = config.alerts.policy;
+      Target target{&config};
+      target.model = &model;
+      lay_over(cat(path, ".alerts.policy"), target);
+    }
+    for (std::size_t w = 0; w < config.alerts.webhooks.size(); ++w) {
+      validate_webhook(config.alerts.webhooks[w], element("alerts.webhooks", w));
+    }
+  }
+
+  /// A webhook's template parameters, header values and CA file; reads its secret.
+  void validate_webhook(WebhookSettings& webhook, const std::string& path) const {
+    for (const auto& [template_name, param] : kRequiredParams) {
+      if (webhook.template_name != template_name) continue;
+      const std::string param_path = cat(path, ".params.", param);
+      const auto value = webhook.params.find(std::string(param));
+      if (value == webhook.params.end()) {
+        fail(param_path, cat("required when template is ", template_name));
+      }
+      if (value->second.empty()) fail(param_path, "must not be empty");
+    }
+    for (const auto& [name, value] : webhook.headers) {
+      if (value.find_first_of("\r\n") != std::string::npos) {
+        fail(cat(path, ".headers.", name), "must not contain line breaks");
+      }
+    }
+    if (!webhook.ca_file.empty() && !webhook.url.starts_with("https://")) {
+      fail(cat(path, ".ca_file"), "applies only to https:// URLs (not http://)");
+    }
+    if (!webhook.secret_file.empty()) {
+      webhook.secret = read_secret(webhook.secret_file.string(), cat(path, ".secret_file"), true);
     }
   }
 
@@ -642,6 +718,7 @@ class Parser {
 
   std::string origin_;
   Target target_;
+  Overlays overlays_;
 };
 
 }  // namespace

@@ -156,6 +156,8 @@ struct ModelConfig {
   WindowConfig window;
   ProfileOptions profile;       ///< PSI bins, MMD features/sigma/max_rows...
   EvaluationConfig evaluation;  ///< tests, p_value, correction, ks method, thresholds
+  /// alerts.policy with the keys of this model's own alerts.policy on top.
+  AlertPolicySettings alert_policy;
 };
 
 struct Config {

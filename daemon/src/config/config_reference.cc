@@ -34,8 +34,8 @@ Unknown keys are errors, and so are keys of another source type (`path` on a Kaf
   decimals are fine when the result is whole milliseconds (`1.5s`). A bare number is refused.
 - **Sizes**: bytes, or a number with `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024) or `KB`,
   `MB`, `GB`, `TB` (powers of 1000): `512MiB`, `8GiB`, `1048576`.
-- **Names** of sources and models: `[a-z0-9_-]+`; they appear in URLs (`/v1/ingest/<source>`)
-  and metric labels.
+- **Names** of sources, models and webhooks: `[a-z0-9_-]+`; they appear in URLs
+  (`/v1/ingest/<source>`) and metric labels.
 - **JSON pointers** (RFC 6901): `""` (the whole value) or `/`-separated tokens, with `~0` for
   `~` and `~1` for `/`: `/features/amount`, `/inputs/0`.
 - **Environment variables**: `${VAR}` anywhere in a value is replaced by the variable's value,
@@ -44,7 +44,8 @@ Unknown keys are errors, and so are keys of another source type (`path` on a Kaf
 - **Secrets in files**: `server.auth_token_file: /path` reads `auth_token` from a file, and in a
   Kafka source's `kafka` map, `<property>_file: /path` (such as `sasl.password_file`) reads
   `<property>`. Trailing newlines are stripped; a missing, unreadable or empty file is an error.
-  Relative paths are relative to the working directory.
+  A webhook's `secret_file` is read the same way, except that only one trailing newline (`\n`
+  or `\r\n`) is stripped. Relative paths are relative to the working directory.
 
 ## Example
 
@@ -84,6 +85,8 @@ models:
       mmd: {features: [amount, score], permutations: 500}
     p_value: 0.05
     correction: bonferroni
+    alerts:
+      policy: {consecutive: 3}
   - name: churn
     sources: [kserve]
     features:
@@ -91,6 +94,19 @@ models:
       - {name: churn_probability, pointer: "", from: prediction}
     reference: {bootstrap: 5000}
     window: {duration: 1h, every: 5m}
+alerts:
+  policy: {consecutive: 2, resolve_after: 3, cooldown: 30m, on: [ks, psi, chi2, mmd],
+           min_drifted_features: 1, min_drifted_share: 0.1}
+  webhooks:
+    - name: retrain
+      url: "http://127.0.0.1:2746/api/v1/workflows/ml/submit"
+      template: argo-workflows
+      params: {workflow_template: retrain-fraud}
+      headers: {X-Team: ml}
+      timeout: 15s
+      max_attempts: 8
+metrics:
+  max_series_per_model: 10000
 ```
 
 ## Keys
@@ -151,7 +167,7 @@ std::string type_cell(const Key& key) {
     case KeyType::kSection:
       return key.needs_form ? std::string("section, one form") : std::string("section");
     case KeyType::kSectionList:
-      return "list of sections, non-empty";
+      return key.min ? std::string("list of sections, non-empty") : std::string("list of sections");
   }
   const std::string range = range_text(key);
   return range.empty() ? type : cat(type, ", ", range);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <stdexcept>
 
 #include "config/config_values.h"
 
@@ -32,6 +34,19 @@ std::string check_header(std::string_view text) {
   });
   if (valid) return {};
   return cat("'", text, "' is not an HTTP header name");
+}
+
+/// An http:// or https:// URL with a host, without spaces or control characters.
+std::string check_url(std::string_view text) {
+  const std::size_t scheme = text.starts_with("http://") ? 7 : text.starts_with("https://") ? 8 : 0;
+  const std::size_t host_end = text.find_first_of("/?#", scheme);
+  const bool valid = scheme > 0 && host_end != scheme && scheme < text.size() &&
+                     std::all_of(text.begin(), text.end(), [](char c) {
+                       const auto u = static_cast<unsigned char>(c);
+                       return u > 32 && u < 127;
+                     });
+  if (valid) return {};
+  return cat("expected an http:// or https:// URL with a host, got '", text, "'");
 }
 
 std::string lower(std::string_view text) {
@@ -66,11 +81,91 @@ Correction correction(std::string_view text) {
   return Correction::kBonferroni;
 }
 
+/// Where an alert policy key lands: alerts.policy, or while a model is read, the model's policy
+/// (which the parser lays over alerts.policy once the whole file is read).
+AlertPolicySettings& policy_of(Target& t) {
+  return t.model != nullptr ? t.model->alert_policy : t.config->alerts.policy;
+}
+
+/// A count as a 32-bit setting; larger counts saturate (a streak that long never completes).
+std::uint32_t narrow(std::uint64_t count) {
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(count, UINT32_MAX));
+}
+
+bool listed(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
 using T = KeyType;
+
+/// The keys of an alert policy, at alerts.policy with their defaults.
+std::vector<Key> policy_keys() {
+  std::vector<Key> keys;
+  const auto add = [&keys](const Key& key) { keys.push_back(key); };
+  add(Key("alerts.policy.consecutive", T::kInt)
+          .def("1")
+          .at_least(1)
+          .to([](Target& t, const Value& v) { policy_of(t).consecutive = narrow(v.count); })
+          .about("Drifting evaluations in a row before the alert fires."));
+  add(Key("alerts.policy.resolve_after", T::kInt)
+          .def("1")
+          .at_least(1)
+          .to([](Target& t, const Value& v) { policy_of(t).resolve_after = narrow(v.count); })
+          .about("Clean evaluations in a row before a firing alert resolves."));
+  add(Key("alerts.policy.cooldown", T::kDuration)
+          .def("0s")
+          .to([](Target& t, const Value& v) { policy_of(t).cooldown = v.duration; })
+          .about("Least time from one firing to the next; 0s = none."));
+  add(Key("alerts.policy.on", T::kList)
+          .show("ks, psi, chi2, mmd")
+          .one_of("ks|psi|chi2|mmd")
+          .at_least(1)
+          .distinct()
+          .to([](Target& t, const Value& v) {
+            AlertPolicySettings& policy = policy_of(t);
+            policy.on_ks = listed(v.list, "ks");
+            policy.on_psi = listed(v.list, "psi");
+            policy.on_chi2 = listed(v.list, "chi2");
+            policy.on_mmd = listed(v.list, "mmd");
+          })
+          .about("The tests whose drift counts; the others (and tests that did not run) are "
+                 "ignored."));
+  add(Key("alerts.policy.min_drifted_features", T::kInt)
+          .def("1")
+          .at_least(1)
+          .to([](Target& t, const Value& v) {
+            policy_of(t).min_drifted_features = narrow(v.count);
+          })
+          .about("Fewest features drifting by a counted test for an evaluation to drift; a "
+                 "drifting MMD test makes it drift on its own."));
+  add(Key("alerts.policy.min_drifted_share", T::kNumber)
+          .def("0")
+          .at_least(0)
+          .at_most(1)
+          .to([](Target& t, const Value& v) { policy_of(t).min_drifted_share = v.number; })
+          .about("Smallest share of the features (of those with a counted test) that must "
+                 "drift, in addition to `min_drifted_features`."));
+  return keys;
+}
+
+/// A model's copy of the alerts.policy key of the same name (`path` is
+/// models[].alerts.policy.<name>): the same type, bounds and destination, no default of its own.
+Key model_policy_key(const std::vector<Key>& policy, std::string_view path) {
+  const std::string_view name = path.substr(path.rfind('.') + 1);
+  const auto it = std::find_if(policy.begin(), policy.end(),
+                               [&](const Key& key) { return key.name() == name; });
+  if (it == policy.end()) throw std::logic_error(cat("config schema: no alerts.policy.", name));
+  Key key = *it;
+  key.path = path;
+  key.fallback = {};
+  key.shown = "from `alerts.policy`";
+  return key;
+}
 
 std::vector<Key> build_schema() {
   std::vector<Key> keys;
   const auto add = [&keys](const Key& key) { keys.push_back(key); };
+  const std::vector<Key> policy = policy_keys();
 
   // ---- server
   add(Key("server", T::kSection)
@@ -477,6 +572,95 @@ std::vector<Key> build_schema() {
             t.model->profile.mmd.seed = v.count;
           })
           .about("Seed of MMD permutations and subsamples; equal seeds give equal results."));
+  add(Key("models[].alerts", T::kSection).about("This model's alerting."));
+  add(Key("models[].alerts.policy", T::kSection)
+          .show("`alerts.policy`")
+          .over("alerts.policy")
+          .about("This model's alert policy: each key given replaces the one of `alerts.policy`, "
+                 "the others come from `alerts.policy` (wherever it is in the file)."));
+  for (const std::string_view path :
+       {"models[].alerts.policy.consecutive", "models[].alerts.policy.resolve_after",
+        "models[].alerts.policy.cooldown", "models[].alerts.policy.on",
+        "models[].alerts.policy.min_drifted_features",
+        "models[].alerts.policy.min_drifted_share"}) {
+    add(model_policy_key(policy, path));
+  }
+
+  // ---- alerts
+  add(Key("alerts", T::kSection)
+          .about("When a model's drift fires an alert, and the webhooks (retraining pipelines) "
+                 "that receive its events."));
+  add(Key("alerts.policy", T::kSection)
+          .about("The alert policy of every model; a model's `alerts.policy` overrides single "
+                 "keys. An evaluation drifts when enough features drift; the alert fires after "
+                 "`consecutive` drifting evaluations and resolves after `resolve_after` clean "
+                 "ones."));
+  for (const Key& key : policy) add(key);
+  add(Key("alerts.webhooks", T::kSectionList)
+          .show("none")
+          .to([](Target& t, const Value&) {
+            t.webhook = &t.config->alerts.webhooks.emplace_back();
+          })
+          .about("Receivers of the alerts' FIRING (and RESOLVED) events, such as retraining "
+                 "pipelines."));
+  add(Key("alerts.webhooks[].name", T::kName)
+          .needed()
+          .distinct()
+          .to([](Target& t, const Value& v) { t.webhook->name = v.text; })
+          .about("Unique webhook name; appears in metric labels."));
+  add(Key("alerts.webhooks[].url", T::kString)
+          .needed()
+          .checked(check_url)
+          .to([](Target& t, const Value& v) { t.webhook->url = v.text; })
+          .about("Where events are posted: an `http://` or `https://` URL."));
+  add(Key("alerts.webhooks[].template", T::kEnum)
+          .def("generic")
+          .one_of("generic|argo-workflows|kubeflow-pipelines|tekton")
+          .to([](Target& t, const Value& v) { t.webhook->template_name = v.text; })
+          .about("Request body: the event JSON (`generic`, `tekton`), an Argo Workflows submit "
+                 "request or a Kubeflow Pipelines run."));
+  add(Key("alerts.webhooks[].params", T::kMap)
+          .show("none")
+          .to([](Target& t, const Value& v) { t.webhook->params = v.map; })
+          .about("Template parameters: `argo-workflows` needs `workflow_template`; "
+                 "`kubeflow-pipelines` needs `pipeline_id` (`pipeline_version_id` is optional)."));
+  add(Key("alerts.webhooks[].secret_file", T::kString)
+          .show("none")
+          .to([](Target& t, const Value& v) { t.webhook->secret_file = v.text; })
+          .about("File holding the secret that signs requests, read at start-up without one "
+                 "trailing newline; omit for unsigned requests."));
+  add(Key("alerts.webhooks[].headers", T::kMap)
+          .show("none")
+          .checked(check_header)
+          .to([](Target& t, const Value& v) { t.webhook->headers = v.map; })
+          .about("Extra request headers (such as `Authorization`)."));
+  add(Key("alerts.webhooks[].timeout", T::kDuration)
+          .def("15s")
+          .above(0)
+          .to([](Target& t, const Value& v) { t.webhook->timeout = v.duration; })
+          .about("Time limit of one attempt: connect, TLS, write and read."));
+  add(Key("alerts.webhooks[].max_attempts", T::kInt)
+          .def("8")
+          .at_least(1)
+          .to([](Target& t, const Value& v) { t.webhook->max_attempts = narrow(v.count); })
+          .about("Attempts of one delivery, with backoff, before it is given up."));
+  add(Key("alerts.webhooks[].send_resolved", T::kBool)
+          .def("false")
+          .to([](Target& t, const Value& v) { t.webhook->send_resolved = v.flag; })
+          .about("Also post RESOLVED events."));
+  add(Key("alerts.webhooks[].ca_file", T::kString)
+          .show("system CAs")
+          .to([](Target& t, const Value& v) { t.webhook->ca_file = v.text; })
+          .about("PEM file of the CAs trusted for this webhook; `https://` URLs only."));
+
+  // ---- metrics
+  add(Key("metrics", T::kSection).about("The Prometheus metrics driftd exports."));
+  add(Key("metrics.max_series_per_model", T::kInt)
+          .def("10000")
+          .at_least(1)
+          .to([](Target& t, const Value& v) { t.config->metrics.max_series_per_model = v.count; })
+          .about("Most series with a `feature` label one model exports (test values, missing "
+                 "ratios, PSI bins); the rest are counted in `drift_series_dropped_total`."));
   return keys;
 }
 

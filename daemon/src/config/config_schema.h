@@ -38,6 +38,7 @@ struct Target {
   SourceConfig* source = nullptr;
   ModelConfig* model = nullptr;
   FeatureConfig* feature = nullptr;
+  WebhookSettings* webhook = nullptr;
 };
 
 /// A parsed value; the field that matters depends on the key's type.
@@ -54,7 +55,8 @@ struct Value {
 /// Stores a value (or, for sections and section lists, enters the section / appends an element
 /// and points `target` at it).
 using Apply = void (*)(Target&, const Value&);
-/// Extra check of a string value; returns the reason it is refused, or empty.
+/// Extra check of a string value (kMap: of each name); returns the reason it is refused, or
+/// empty.
 using Check = std::string (*)(std::string_view);
 
 /// One key of the schema. Built with the chaining setters below.
@@ -77,6 +79,10 @@ struct Key {
   std::string_view only_for;    ///< '|'-separated discriminator values this key applies to
   std::string_view form;        ///< alternative form (named by its lead key) in its section
   std::string_view secret_for;  ///< a "*_file" key: the sibling key the file's text fills
+  /// kSection: its keys mirror those of the section `base`, and each one given replaces that
+  /// section's value: the parser keeps them and applies them again over `base`'s final value,
+  /// so the file may give the two in any order (a model's alerts.policy over alerts.policy).
+  std::string_view base;
   Check check = nullptr;
   Apply apply = nullptr;
   std::string_view doc;
@@ -146,6 +152,10 @@ struct Key {
   }
   Key& secret_of(std::string_view sibling) {
     secret_for = sibling;
+    return *this;
+  }
+  Key& over(std::string_view section) {
+    base = section;
     return *this;
   }
   Key& checked(Check fn) {
