@@ -139,6 +139,7 @@ struct WebhookSettings {
 struct AlertsConfig {
   AlertPolicySettings policy;       ///< the default for every model
   std::vector<WebhookSettings> webhooks;
+  std::string daemon_url;           ///< links in events; empty = none
 };
 
 struct MetricsConfig {

@@ -596,6 +596,13 @@ std::vector<Key> build_schema() {
                  "`consecutive` drifting evaluations and resolves after `resolve_after` clean "
                  "ones."));
   for (const Key& key : policy) add(key);
+  add(Key("alerts.daemon_url", T::kString)
+          .show("none")
+          .checked(check_url)
+          .to([](Target& t, const Value& v) { t.config->alerts.daemon_url = v.text; })
+          .about("driftd's URL as receivers can reach it (such as "
+                 "`http://driftd.monitoring:9108`); events then link to its model, window and "
+                 "status endpoints."));
   add(Key("alerts.webhooks", T::kSectionList)
           .show("none")
           .to([](Target& t, const Value&) {

@@ -752,6 +752,7 @@ SourceStatus HttpIngestSource::status() const {
   {
     std::lock_guard lock(impl.queue_mu);
     status.lag = static_cast<std::int64_t>(impl.reserved);
+    status.queue_depth = impl.reserved;
   }
   status.records_received = impl.records_received;
   status.bytes_received = impl.bytes_received;

@@ -62,6 +62,8 @@ nlohmann::json report_json(const ModelReport& r) {
       {"last_evaluation_ms", r.last_evaluation_ms},
       {"version", r.version},
       {"version_changes", r.version_changes},
+      {"reference_version", r.reference_version},
+      {"alert", {{"state", exporters::state_name(r.alert_state)}, {"firing", r.alert_firing}}},
   };
   model["last_evaluation"] = r.last_evaluation_json.empty()
                                  ? nlohmann::json(nullptr)
@@ -73,8 +75,11 @@ nlohmann::json report_json(const ModelReport& r) {
 
 Daemon::Daemon(Config config) : config_(std::move(config)) {
   store_ = std::make_unique<CheckpointStore>(config_.state.dir);
-  pipeline_ = std::make_unique<Pipeline>(
-      config_, gpu::select_backend(gpu::parse_backend_choice(config_.backend)), Pipeline::Options{});
+  auto backend = gpu::select_backend(gpu::parse_backend_choice(config_.backend));
+  const std::string backend_name(backend->name());
+  pipeline_ = std::make_unique<Pipeline>(config_, std::move(backend), Pipeline::Options{});
+  exports_ = std::make_unique<Exports>(config_, backend_name);
+  pipeline_->set_observer(exports_.get());
   for (const auto& source : config_.sources) {
     HttpIngestSource* http = nullptr;
     sources_.push_back(make_source(source, config_, http));
@@ -239,6 +244,18 @@ void Daemon::start() {
   });
   http_->route("GET", "/readyz", [this](const HttpRequest&) { return handle_readyz(); });
   http_->route("GET", "/v1/status", [this](const HttpRequest&) { return handle_status(); });
+  http_->route("GET", "/metrics", [this](const HttpRequest& request) {
+    // Rendered into a string here; the server writes it with no lock of ours held, so a
+    // scraper that stops reading stalls nothing but its own connection.
+    auto rendered = exports_->scrape(*pipeline_, sources_, last_checkpoint_ms_.load(),
+                                     request.header("accept-encoding"));
+    HttpResponse response;
+    response.content_type = std::string(rendered.content_type);
+    response.body = std::move(rendered.body);
+    if (rendered.gzip) response.headers.emplace_back("Content-Encoding", "gzip");
+    response.headers.emplace_back("Vary", "Accept-Encoding");
+    return response;
+  });
   http_->route("GET", "/v1/models", [this](const HttpRequest& request) {
     return request.path == "/v1/models" || request.path == "/v1/models/" ? handle_models()
                                                                          : handle_model(request);
@@ -254,6 +271,7 @@ void Daemon::start() {
   for (const auto& source : sources_) {
     source->start(*pipeline_, pipeline_->positions_of(source->name()));
   }
+  exports_->start();
   http_->start();
   started_ = true;
   checkpointer_ = std::thread([this] { checkpoint_loop(); });
@@ -266,6 +284,7 @@ void Daemon::checkpoint() {
   const std::string payload = pipeline_->capture(positions);
   store_->write(payload);
   last_checkpoint_ms_ = wall_clock_ms();
+  exports_->metrics().set_last_checkpoint(last_checkpoint_ms_.load());
   for (const auto& source : sources_) {
     std::vector<SourcePosition> mine;
     for (const auto& p : positions) {
@@ -307,6 +326,7 @@ void Daemon::stop() {
   } catch (const std::exception& e) {
     log_line(LogLevel::kError, "checkpoint", std::string("final checkpoint failed: ") + e.what());
   }
+  exports_->stop();
   log_line(LogLevel::kInfo, "server", "stopped");
 }
 

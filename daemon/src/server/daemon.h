@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "http/http_server.h"
+#include "server/exports.h"
 #include "server/pipeline.h"
 #include "sources/source.h"
 #include "state/checkpoint_store.h"
@@ -54,6 +55,7 @@ class Daemon {
   void checkpoint_loop();
 
   Config config_;
+  std::unique_ptr<Exports> exports_;  // declared first: outlives the pipeline that calls it
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<CheckpointStore> store_;
   std::vector<std::unique_ptr<Source>> sources_;

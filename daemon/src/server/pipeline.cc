@@ -12,6 +12,7 @@
 #include "check_report.h"
 #include "drift/daemon/profile_file.h"
 #include "drift/daemon/table.h"
+#include "drift/exporters/webhook_signing.h"
 
 namespace drift::daemon {
 
@@ -25,6 +26,20 @@ std::filesystem::path bootstrap_path(const Config& config, const std::string& mo
 }
 
 }  // namespace
+
+exporters::AlertPolicyConfig to_policy_config(const AlertPolicySettings& settings) {
+  exporters::AlertPolicyConfig config;
+  config.consecutive = settings.consecutive;
+  config.resolve_after = settings.resolve_after;
+  config.cooldown = std::chrono::milliseconds(settings.cooldown.count());
+  config.on.ks = settings.on_ks;
+  config.on.psi = settings.on_psi;
+  config.on.chi2 = settings.on_chi2;
+  config.on.mmd = settings.on_mmd;
+  config.min_drifted_features = settings.min_drifted_features;
+  config.min_drifted_share = settings.min_drifted_share;
+  return config;
+}
 
 std::filesystem::path api_reference_path(const Config& config, std::string_view model) {
   std::string name(model);
@@ -49,7 +64,9 @@ std::string csv_field(std::string_view text) {
 
 struct Pipeline::Model {
   Model(ModelConfig c, std::uint64_t time_window_max_rows)
-      : config(std::move(c)), window(config.features, config.window, time_window_max_rows) {}
+      : config(std::move(c)),
+        window(config.features, config.window, time_window_max_rows),
+        policy(config.name, to_policy_config(config.alert_policy)) {}
 
   ModelConfig config;
   mutable std::mutex mutex;
@@ -69,6 +86,13 @@ struct Pipeline::Model {
   std::string version;          ///< the model version of the newest row (version pointer)
   bool version_known = false;
   std::uint64_t version_changes = 0;
+  std::map<std::string, ModelReport::SourceCounts, std::less<>> by_source;
+  /// Stepped by the evaluator only; committed under both jobs_mutex_ and `mutex`, so a
+  /// checkpoint holds exactly the steps of the evaluations it does not hold as pending.
+  exporters::AlertPolicy policy;
+  /// reference_version() of `versioned` (hashing a large profile is done once per profile).
+  const ReferenceProfile* versioned = nullptr;
+  std::string reference_version;
 };
 
 namespace {
@@ -425,6 +449,14 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
     std::unique_lock lock(model.mutex);
     model.accepted += counts.accepted_rows[k];
     for (std::size_t r = 0; r < kRejectReasons; ++r) model.rejected[r] += counts.rejected[k][r];
+    auto per_source = model.by_source.find(source);
+    if (per_source == model.by_source.end()) {
+      per_source = model.by_source.emplace(std::string(source), ModelReport::SourceCounts{}).first;
+    }
+    per_source->second.accepted += counts.accepted_rows[k];
+    for (std::size_t r = 0; r < kRejectReasons; ++r) {
+      per_source->second.rejected[r] += counts.rejected[k][r];
+    }
     for (const auto& chunk : sd.chunks) {
       if (k >= chunk.size() || chunk[k].rows() == 0) continue;
       try {
@@ -441,7 +473,15 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
   }
   {
     const std::lock_guard lock(unmatched_mutex_);
-    for (std::size_t r = 0; r < kRejectReasons; ++r) unmatched_[r] += counts.unmatched[r];
+    auto mine_it = unmatched_by_source_.find(source);
+    if (mine_it == unmatched_by_source_.end()) {
+      mine_it = unmatched_by_source_.emplace(std::string(source), decltype(unmatched_){}).first;
+    }
+    auto& mine = mine_it->second;
+    for (std::size_t r = 0; r < kRejectReasons; ++r) {
+      unmatched_[r] += counts.unmatched[r];
+      mine[r] += counts.unmatched[r];
+    }
   }
   const std::lock_guard lock(positions_mutex_);
   for (const auto& p : positions) positions_[{p.source, p.stream}] = p.offset;
@@ -485,49 +525,91 @@ void Pipeline::evaluator_loop() {
       jobs_.pop_front();
       running_ = job;
     }
-    evaluate(job);
-    {
-      const std::lock_guard lock(jobs_mutex_);
-      running_.reset();
-      --pending_[job.model];
-    }
+    evaluate(job);  // clears running_ and the pending count
     jobs_changed_.notify_all();
   }
 }
 
+namespace {
+
+/// The alert policy's time for a snapshot (EvaluationReport::at_ms).
+std::int64_t policy_time_ms(const WindowSnapshot& snapshot) {
+  if (snapshot.boundary_ms != 0) return snapshot.boundary_ms;
+  if (snapshot.last_row_ms != 0) return snapshot.last_row_ms;
+  return wall_clock_ms();
+}
+
+
+}  // namespace
+
 void Pipeline::evaluate(const Job& job) {
   Model& model = *models_[job.model];
   std::shared_ptr<const ReferenceProfile> profile;
+  exporters::AlertPolicy policy = model.policy;  // only this thread steps or writes it
+  std::string reference_version;
+  std::string model_version;
   {
     const std::lock_guard lock(model.mutex);
     profile = model.profile;
+    if (model.versioned == profile.get()) reference_version = model.reference_version;
+    model_version = model.version;
+  }
+  if (reference_version.empty() && profile) {
+    reference_version = exporters::sha256_hex(profile->serialize()).substr(0, 16);
   }
   const auto start = Clock::now();
   std::string json;
   std::string error;
+  std::optional<exporters::AlertEvent> alert;
   try {
     EvaluationResult result = backend_->evaluate(*profile, job.snapshot->table.view(),
                                                  model.config.evaluation);
     result.reference_rows = profile->rows();
     result.current_rows = job.snapshot->table.rows;
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     CheckTiming timing;
-    timing.tests_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    timing.tests_ms = seconds * 1000.0;
     json = render_json(result, timing);
     if (!json.empty() && json.back() == '\n') json.pop_back();
+    const std::int64_t at_ms = policy_time_ms(*job.snapshot);
+    policy.set_reference_version(reference_version);
+    alert = policy.step(result, at_ms);
+    if (observer_ != nullptr) {
+      const EvaluationReport report{model.config,    result,
+                                    seconds,         wall_clock_ms(),
+                                    at_ms,           reference_version,
+                                    model_version,   job.snapshot->table.rows,
+                                    job.snapshot->first_row_ms,
+                                    job.snapshot->last_row_ms,
+                                    policy,          alert};
+      observer_->evaluated(report);
+    }
   } catch (const std::exception& e) {
     error = e.what();
   }
-  const std::lock_guard lock(model.mutex);
-  if (!error.empty()) {
-    ++model.failed;
-    model.last_error = error;
-    rate_limited_.warn(model.config.name, "evaluator", "model '" + model.config.name + "': " + error);
-    return;
+  // One commit with the pending bookkeeping: a checkpoint sees this evaluation either as
+  // pending (and the policy before it) or as done (and the policy after it).
+  {
+    const std::lock_guard jobs_lock(jobs_mutex_);
+    const std::lock_guard lock(model.mutex);
+    running_.reset();
+    --pending_[job.model];
+    if (!error.empty()) {
+      ++model.failed;
+      model.last_error = error;
+    } else {
+      ++model.evaluations;
+      model.last_json = std::move(json);
+      model.last_position = job.snapshot->position;
+      model.last_ms = wall_clock_ms();
+      model.policy = std::move(policy);
+      model.versioned = profile.get();
+      model.reference_version = reference_version;
+    }
   }
-  ++model.evaluations;
-  model.last_json = std::move(json);
-  model.last_position = job.snapshot->position;
-  model.last_ms = wall_clock_ms();
+  if (!error.empty()) {
+    rate_limited_.warn(model.config.name, "evaluator", "model '" + model.config.name + "': " + error);
+  }
 }
 
 void Pipeline::drain_evaluations() {
@@ -543,6 +625,11 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
     const Model& model = *models_[m];
     // Each model is its own blob, so one that no longer fits the config cannot spoil the rest.
     BinaryWriter part;
+    // The evaluator commits under both locks (evaluate()): the model's state, its alert policy
+    // and its pending snapshots are read from one instant.
+    const std::lock_guard jobs_lock(jobs_mutex_);
+    std::vector<std::shared_ptr<const WindowSnapshot>> pending;
+    BinaryWriter trailer;
     {
       const std::lock_guard lock(model.mutex);
       model.window.save(part);
@@ -558,15 +645,20 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
       part.scalar<std::uint8_t>(model.version_known ? 1 : 0);
       part.text(model.version);
       part.scalar<std::uint64_t>(model.version_changes);
+      // Added after the first format: read only when present (older checkpoints end before).
+      trailer.scalar<std::uint8_t>(1);
+      model.policy.save(trailer);
+      trailer.scalar<std::uint64_t>(model.by_source.size());
+      for (const auto& [source, counts] : model.by_source) {
+        trailer.text(source);
+        trailer.scalar<std::uint64_t>(counts.accepted);
+        for (const auto r : counts.rejected) trailer.scalar<std::uint64_t>(r);
+      }
     }
     // Snapshots taken but not yet evaluated: a restart evaluates them again.
-    std::vector<std::shared_ptr<const WindowSnapshot>> pending;
-    {
-      const std::lock_guard lock(jobs_mutex_);
-      if (running_ && running_->model == m) pending.push_back(running_->snapshot);
-      for (const auto& job : jobs_) {
-        if (job.model == m) pending.push_back(job.snapshot);
-      }
+    if (running_ && running_->model == m) pending.push_back(running_->snapshot);
+    for (const auto& job : jobs_) {
+      if (job.model == m) pending.push_back(job.snapshot);
     }
     part.scalar<std::uint64_t>(pending.size());
     for (const auto& snapshot : pending) {
@@ -575,6 +667,7 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
       part.scalar<std::int64_t>(snapshot->last_row_ms);
       save_table(part, snapshot->table);
     }
+    part.bytes() += trailer.bytes();
     out.text(model.config.name);
     out.text(part.bytes());
   }
@@ -590,6 +683,13 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
     out.text(key.second);
     out.scalar<std::int64_t>(offset);
     positions.push_back({key.first, key.second, offset});
+  }
+  // Added after the first format (read only when present): unmatched records per source.
+  const std::lock_guard unmatched_lock(unmatched_mutex_);
+  out.scalar<std::uint64_t>(unmatched_by_source_.size());
+  for (const auto& [source, counts] : unmatched_by_source_) {
+    out.text(source);
+    for (const auto c : counts) out.scalar<std::uint64_t>(c);
   }
   return std::move(out.bytes());
 }
@@ -638,7 +738,25 @@ void Pipeline::restore(std::span<const std::byte> payload) {
         snapshot.boundary_ms = part.scalar<std::int64_t>();
         snapshot.last_row_ms = part.scalar<std::int64_t>();
         snapshot.table = load_table(part);
+        if (snapshot.boundary_ms != 0 && model.config.window.time_based()) {
+          snapshot.first_row_ms = snapshot.boundary_ms - model.config.window.duration.count();
+        }
         restored.push_back({index, std::move(snapshot)});
+      }
+      if (!part.done() && part.scalar<std::uint8_t>() == 1) {
+        // The window is fine: a bad alert state or per-source count only restarts those.
+        try {
+          model.policy.restore(part);
+          const std::size_t sources = part.count(8);
+          for (std::size_t s = 0; s < sources; ++s) {
+            auto& counts = model.by_source[part.text()];
+            counts.accepted = part.scalar<std::uint64_t>();
+            for (auto& r : counts.rejected) r = part.scalar<std::uint64_t>();
+          }
+        } catch (const FormatError& e) {
+          log_line(LogLevel::kWarning, "checkpoint",
+                   std::string(e.what()) + "; model '" + name + "' alert state starts fresh");
+        }
       }
     } catch (const FormatError& e) {
       log_line(LogLevel::kError, "checkpoint",
@@ -659,6 +777,14 @@ void Pipeline::restore(std::span<const std::byte> payload) {
     std::string stream = in.text();
     const auto offset = in.scalar<std::int64_t>();
     positions_[{std::move(source), std::move(stream)}] = offset;
+  }
+  if (!in.done()) {
+    const std::lock_guard unmatched_lock(unmatched_mutex_);
+    const std::size_t sources = in.count(8);
+    for (std::size_t k = 0; k < sources; ++k) {
+      auto& counts = unmatched_by_source_[in.text()];
+      for (auto& c : counts) c = in.scalar<std::uint64_t>();
+    }
   }
 }
 
@@ -695,6 +821,10 @@ std::vector<ModelReport> Pipeline::reports() const {
     r.last_evaluation_ms = model->last_ms;
     r.version = model->version;
     r.version_changes = model->version_changes;
+    r.alert_state = model->policy.state();
+    r.alert_firing = model->policy.firing();
+    r.reference_version = model->reference_version;
+    r.by_source = model->by_source;
     out.push_back(std::move(r));
   }
   return out;
@@ -738,6 +868,12 @@ bool Pipeline::references_ready() const {
     const std::lock_guard lock(model->mutex);
     return model->profile != nullptr;
   });
+}
+
+std::map<std::string, std::array<std::uint64_t, kRejectReasons>, std::less<>>
+Pipeline::unmatched_by_source() const {
+  const std::lock_guard lock(unmatched_mutex_);
+  return unmatched_by_source_;
 }
 
 std::array<std::uint64_t, kRejectReasons> Pipeline::unmatched() const {

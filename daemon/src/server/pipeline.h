@@ -3,6 +3,7 @@
 /// window, hands due snapshots to the evaluator thread, and captures/restores all of it as one
 /// consistent checkpoint (windows and source positions from the same instant).
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include "config/config.h"
 #include "decode/decoder.h"
 #include "drift/detectors/backend.h"
+#include "drift/exporters/alert_policy.h"
 #include "ingest/record.h"
 #include "server/log.h"
 #include "window/model_window.h"
@@ -49,7 +51,49 @@ struct ModelReport {
   std::int64_t last_evaluation_ms = 0;  ///< wall clock when it finished
   std::string version;                  ///< newest row's model version (version pointer)
   std::uint64_t version_changes = 0;
+  exporters::AlertState alert_state = exporters::AlertState::kOk;
+  bool alert_firing = false;
+  std::string reference_version;  ///< of the last evaluated reference (see EvaluationReport)
+  /// Per source feeding the model: rows accepted and records rejected by reason.
+  struct SourceCounts {
+    std::uint64_t accepted = 0;
+    std::array<std::uint64_t, kRejectReasons> rejected{};
+  };
+  std::map<std::string, SourceCounts, std::less<>> by_source;
 };
+
+/// One finished evaluation, as the evaluator hands it to its observer.
+struct EvaluationReport {
+  const ModelConfig& model;
+  const EvaluationResult& result;
+  double duration_seconds = 0;
+  std::int64_t finished_ms = 0;  ///< wall clock
+  /// The evaluation's time for the alert policy: the time window's end, else the record time
+  /// of the newest row (arrival time when records carry none). The same after a restart.
+  std::int64_t at_ms = 0;
+  /// First 16 hex digits of the SHA-256 of the reference profile's bytes: equal references
+  /// (e.g. the same file on every replica) have equal versions.
+  std::string reference_version;
+  std::string model_version;  ///< the newest row's (version pointer), or empty
+  std::uint64_t window_rows = 0;
+  std::int64_t first_row_ms = 0;  ///< record time of the oldest row in the window (0: unknown)
+  std::int64_t last_row_ms = 0;
+  const exporters::AlertPolicy& policy;      ///< after this evaluation
+  const std::optional<exporters::AlertEvent>& alert;  ///< what the policy raised, if anything
+};
+
+/// Receives every successful evaluation on the evaluator thread, before the alert policy's new
+/// state is committed (and so before any checkpoint can hold it): whatever it persists about an
+/// alert event (the webhook outbox) is durable before the state that raised it. When it throws,
+/// the policy's step is not committed and the next evaluation tries again.
+class EvaluationObserver {
+ public:
+  virtual ~EvaluationObserver() = default;
+  virtual void evaluated(const EvaluationReport& report) = 0;
+};
+
+/// The daemon's alert settings as the exporters' policy config.
+exporters::AlertPolicyConfig to_policy_config(const AlertPolicySettings& settings);
 
 /// Where a reference posted to /v1/models/<model>/reference is kept.
 std::filesystem::path api_reference_path(const Config& config, std::string_view model);
@@ -104,12 +148,18 @@ class Pipeline final : public RecordSink {
   bool references_ready() const;
   /// Records that no model took, by reason.
   std::array<std::uint64_t, kRejectReasons> unmatched() const;
+  /// The same per source.
+  std::map<std::string, std::array<std::uint64_t, kRejectReasons>, std::less<>>
+  unmatched_by_source() const;
   /// Called with each record that no model could use (invalid, unmatched, or rejected by every
   /// model that matched it), for sources that keep such records (a Kafka dead-letter topic).
   /// Set before sources start; runs on the delivering source's thread.
   using DeadLetterSink = std::function<void(std::string_view source, const RawRecord& record,
                                             RejectReason reason)>;
   void set_dead_letter_sink(std::set<std::string, std::less<>> sources, DeadLetterSink sink);
+
+  /// Set before restore() and before sources start; not owned.
+  void set_observer(EvaluationObserver* observer) { observer_ = observer; }
 
   /// Blocks until every queued evaluation has finished (tests, shutdown).
   void drain_evaluations();
@@ -166,6 +216,9 @@ class Pipeline final : public RecordSink {
   RateLimitedLog rate_limited_;
   std::set<std::string, std::less<>> dead_letter_sources_;
   DeadLetterSink dead_letter_sink_;
+  EvaluationObserver* observer_ = nullptr;
+  /// Under unmatched_mutex_: unmatched_ per source.
+  std::map<std::string, std::array<std::uint64_t, kRejectReasons>, std::less<>> unmatched_by_source_;
 };
 
 }  // namespace drift::daemon

@@ -20,6 +20,7 @@ struct SourceStatus {
   std::uint64_t records_received = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t records_dropped = 0;  ///< refused for back-pressure (HTTP 503)
+  std::uint64_t queue_depth = 0;      ///< records read but not yet delivered to the pipeline
   std::string last_error;
 };
 

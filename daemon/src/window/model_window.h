@@ -23,6 +23,7 @@ struct WindowSnapshot {
   std::uint64_t position = 0;     ///< rows appended to the window when it was taken
   std::int64_t boundary_ms = 0;   ///< time windows: the evaluation time; count windows: 0
   std::int64_t last_row_ms = 0;   ///< timestamp of the newest row appended so far
+  std::int64_t first_row_ms = 0;  ///< timestamp of the oldest row in `table` (0: unknown)
 };
 
 /// Counters a window keeps (they survive checkpoints).
