@@ -107,6 +107,10 @@ Daemon::Daemon(Config config) : config_(std::move(config)) {
   options.listen = config_.server.listen;
   options.max_body_bytes = config_.server.max_body_bytes;
   options.threads = 4;
+  // In-flight requests (a stalled scraper among them) get a third of the shutdown budget: the
+  // rest is for the sources and the final checkpoint, before run_main's watchdog exits.
+  options.shutdown_timeout =
+      std::chrono::milliseconds(config_.server.shutdown_timeout.count() / 3);
   http_ = std::make_unique<HttpServer>(options);
 }
 
