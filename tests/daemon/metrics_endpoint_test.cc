@@ -166,6 +166,13 @@ TEST_CASE("driftd serves /metrics: headers, gzip, promtool, METRICS.md and value
     }
     CHECK_THAT(reference, Catch::Matchers::WithinAbs(1.0, 1e-9));
     CHECK_THAT(current, Catch::Matchers::WithinAbs(1.0, 1e-9));
+    // A categorical feature's bins are its categories.
+    for (const char* colour : {"red", "green", "blue"}) {
+      INFO(colour);
+      CHECK(e.count("drift_psi_bin_current_ratio",
+                    {{"model", "m"}, {"feature", "c"}, {"bin", colour}}) == 1);
+    }
+    CHECK(e.count("drift_psi_bin_current_ratio", {{"model", "m"}, {"feature", "c"}}) == 3);
   }
 }
 

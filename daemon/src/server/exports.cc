@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <set>
 #include <stdexcept>
 
 #include "server/log.h"
@@ -29,6 +30,34 @@ std::vector<exporters::ReasonTotal> reason_totals(
     totals.push_back({to_string(static_cast<RejectReason>(r)), counts[r]});
   }
   return totals;
+}
+
+/// The categories of each categorical feature's PSI bins, in the detectors' order: the
+/// reference's categories, then the window's own that occur, in its dictionary order
+/// (detectors/src/cpu_backend.cc). Numeric features keep bin indices.
+exporters::BinLabels category_bins(const EvaluationResult& result,
+                                   const ReferenceProfile& reference, const Table& window) {
+  exporters::BinLabels labels;
+  for (const FeatureResult& feature : result.features) {
+    if (feature.kind != FeatureKind::kCategorical || !feature.psi) continue;
+    const FeatureProfile* profile = reference.find(feature.name);
+    const Column* column = window.find(feature.name);
+    if (profile == nullptr || column == nullptr) continue;
+    const auto& categories = profile->categorical.categories;
+    const std::set<std::string_view> known(categories.begin(), categories.end());
+    std::vector<std::string> bins = categories;
+    std::vector<bool> seen(column->dictionary.size(), false);
+    for (const std::uint32_t code : column->codes) {
+      if (code < seen.size()) seen[code] = true;
+    }
+    for (std::size_t code = 0; code < seen.size(); ++code) {
+      if (seen[code] && !known.contains(column->dictionary[code])) {
+        bins.push_back(column->dictionary[code]);
+      }
+    }
+    if (bins.size() == feature.psi->result.bins()) labels.emplace(feature.name, std::move(bins));
+  }
+  return labels;
 }
 
 }  // namespace
@@ -94,8 +123,9 @@ void Exports::stop() {
 }
 
 void Exports::evaluated(const EvaluationReport& report) {
+  const exporters::BinLabels bins = category_bins(report.result, report.reference, report.window);
   metrics_.record_evaluation(report.model.name, report.result, report.duration_seconds,
-                             report.finished_ms);
+                             report.finished_ms, &bins);
   metrics_.set_alert(report.model.name, exporters::state_name(report.policy.state()),
                      report.policy.firing());
   if (!report.alert) return;

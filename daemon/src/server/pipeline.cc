@@ -581,7 +581,8 @@ void Pipeline::evaluate(const Job& job) {
                                     model_version,   job.snapshot->table.rows,
                                     job.snapshot->first_row_ms,
                                     job.snapshot->last_row_ms,
-                                    policy,          alert};
+                                    policy,          alert,
+                                    *profile,        job.snapshot->table};
       observer_->evaluated(report);
     }
   } catch (const std::exception& e) {

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "decode/decoder.h"
+#include "drift/daemon/table.h"
 #include "drift/detectors/backend.h"
 #include "drift/exporters/alert_policy.h"
 #include "ingest/record.h"
@@ -80,6 +81,8 @@ struct EvaluationReport {
   std::int64_t last_row_ms = 0;
   const exporters::AlertPolicy& policy;      ///< after this evaluation
   const std::optional<exporters::AlertEvent>& alert;  ///< what the policy raised, if anything
+  const ReferenceProfile& reference;
+  const Table& window;  ///< the evaluated rows
 };
 
 /// Receives every successful evaluation on the evaluator thread, before the alert policy's new
