@@ -10,6 +10,17 @@ packages=(
   python3 python3-numpy python3-scipy
   prometheus prometheus-alertmanager
 )
+# Node.js and npm for the manifest tests (tests/manifests: npm ci), unless a node is already on
+# PATH (a newer one from elsewhere: Debian's npm would conflict with it). Images skip them
+# (DRIFT_DEPS=build). kubectl is not a Debian 12 package (kubernetes-client is 1.20 with
+# Kustomize v2, too old for these manifests): install it from Kubernetes' own packages; the
+# manifest tests skip, saying so, without it.
+if [ "${DRIFT_DEPS:-all}" != build ] && ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+if [ "${DRIFT_DEPS:-all}" != build ] && ! command -v kubectl >/dev/null 2>&1; then
+  echo "install-deps: note: kubectl (with Kustomize v5) is not installed; the manifest render tests will be skipped (docs/deploy.md)"
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The manifest tests' npm packages (tests/manifests/package-lock.json); without npm that test
+# reports itself skipped.
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix tests/manifests --no-audit --no-fund --loglevel=error
+fi
+
+# The dashboard type-check's npm packages (tests/dashboards/package-lock.json: @grafana/schema,
+# typescript); without them the type-check reports itself skipped.
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix tests/dashboards --no-audit --no-fund --loglevel=error
+fi
 
 jobs=$(nproc)
 DRIFT_BUILD_DIR=build scripts/build.sh -DDRIFT_WERROR=ON
