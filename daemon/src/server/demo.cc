@@ -31,9 +31,25 @@ struct DemoOptions {
   bool keep_state = false;
   double rate = 2000.0;                    ///< records per second
   std::chrono::seconds drift_after{25};
+  std::chrono::seconds drift_for{0};       ///< 0: the drift never ends
   std::chrono::seconds duration{0};        ///< 0: until Ctrl-C
   bool exit_on_drift = false;
+  /// The retraining webhook the demo's alerts post to (none when empty).
+  std::string webhook_url;
+  std::string webhook_template = "generic";
+  std::string webhook_secret_file;
+  std::vector<std::pair<std::string, std::string>> webhook_params;
 };
+
+/// A YAML double-quoted scalar.
+std::string yaml_quoted(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
 
 /// The in-process Kafka: librdkafka's mock cluster, hosted by the demo's producer handle.
 class MockKafka {
@@ -112,6 +128,24 @@ class TrafficGenerator {
   std::mt19937_64 rng_;
 };
 
+/// Two drifting windows in a row fire the alert, two clean ones resolve it.
+std::string demo_alerts_yaml(const DemoOptions& o) {
+  std::string yaml = "alerts:\n  policy: {consecutive: 2, resolve_after: 2, cooldown: 10m}\n";
+  if (o.webhook_url.empty()) return yaml;
+  yaml += "  webhooks:\n    - name: retrain\n      url: " + yaml_quoted(o.webhook_url) +
+          "\n      template: " + o.webhook_template + "\n      send_resolved: true\n";
+  if (!o.webhook_secret_file.empty()) {
+    yaml += "      secret_file: " + yaml_quoted(o.webhook_secret_file) + "\n";
+  }
+  if (!o.webhook_params.empty()) {
+    yaml += "      params:\n";
+    for (const auto& [key, value] : o.webhook_params) {
+      yaml += "        " + yaml_quoted(key) + ": " + yaml_quoted(value) + "\n";
+    }
+  }
+  return yaml;
+}
+
 std::string demo_config_yaml(const DemoOptions& o, const std::string& brokers) {
   return "# Written by `driftd demo`: the configuration the demo daemon runs with.\n"
          "server:\n  listen: \"" + o.listen + "\"\n"
@@ -134,7 +168,8 @@ std::string demo_config_yaml(const DemoOptions& o, const std::string& brokers) {
          "    window: {size: 10000, slide: 5000, min_rows: 2000}\n"
          "    tests:\n      ks: {}\n      psi: {bins: 10}\n      chi2: {}\n"
          "      mmd: {features: [amount, age, score], permutations: 200, max_rows: 2000}\n"
-         "    p_value: 0.05\n    correction: bonferroni\n";
+         "    p_value: 0.05\n    correction: bonferroni\n" +
+         demo_alerts_yaml(o);
 }
 
 DemoOptions parse_demo_options(std::span<const std::string_view> args) {
@@ -152,7 +187,16 @@ DemoOptions parse_demo_options(std::span<const std::string_view> args) {
     else if (flag == "--state-dir") { o.state_dir = std::string(v); o.keep_state = true; }
     else if (flag == "--rate") o.rate = std::stod(std::string(v));
     else if (flag == "--drift-after") o.drift_after = seconds(v);
+    else if (flag == "--drift-for") o.drift_for = seconds(v);
     else if (flag == "--duration") o.duration = seconds(v);
+    else if (flag == "--webhook") o.webhook_url = v;
+    else if (flag == "--webhook-template") o.webhook_template = v;
+    else if (flag == "--webhook-secret-file") o.webhook_secret_file = v;
+    else if (flag == "--webhook-param") {
+      const std::size_t eq = v.find('=');
+      if (eq == std::string_view::npos) throw std::invalid_argument("--webhook-param: KEY=VALUE");
+      o.webhook_params.emplace_back(std::string(v.substr(0, eq)), std::string(v.substr(eq + 1)));
+    }
     else throw std::invalid_argument("unknown option '" + std::string(flag) + "'");
   }
   return o;
@@ -166,8 +210,9 @@ int demo_main(std::span<const std::string_view> args, std::ostream& out, std::os
     options = parse_demo_options(args);
   } catch (const std::exception& e) {
     err << "driftd demo: " << e.what() << "\nusage: driftd demo [--duration 60s] "
-        << "[--exit-on-drift] [--drift-after 25s] [--rate 2000] [--listen host:port] "
-        << "[--state-dir DIR]\n";
+        << "[--exit-on-drift] [--drift-after 25s] [--drift-for 0s] [--rate 2000] [--listen host:port] "
+        << "[--state-dir DIR] [--webhook URL [--webhook-template generic|argo-workflows|"
+        << "kubeflow-pipelines|tekton] [--webhook-secret-file FILE] [--webhook-param KEY=VALUE]...]\n";
     return 2;
   }
   sigset_t signals;
@@ -231,7 +276,9 @@ int demo_main(std::span<const std::string_view> args, std::ostream& out, std::os
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
           continue;
         }
-        const bool drifted = elapsed >= options.drift_after;
+        const bool drifted =
+            elapsed >= options.drift_after &&
+            (options.drift_for.count() == 0 || elapsed < options.drift_after + options.drift_for);
         kafka.produce(std::to_string(id), traffic.next(drifted, wall_clock_ms(), id));
         ++id;
       }
