@@ -561,6 +561,7 @@ void Pipeline::evaluate(const Job& job) {
   std::string json;
   std::string error;
   std::optional<exporters::AlertEvent> alert;
+  std::int64_t finished_ms = 0;  // one reading for the report, /v1/models and metrics
   try {
     EvaluationResult result = backend_->evaluate(*profile, job.snapshot->table.view(),
                                                  model.config.evaluation);
@@ -574,9 +575,10 @@ void Pipeline::evaluate(const Job& job) {
     const std::int64_t at_ms = policy_time_ms(*job.snapshot);
     policy.set_reference_version(reference_version);
     alert = policy.step(result, at_ms);
+    finished_ms = wall_clock_ms();
     if (observer_ != nullptr) {
       const EvaluationReport report{model.config,    result,
-                                    seconds,         wall_clock_ms(),
+                                    seconds,         finished_ms,
                                     at_ms,           reference_version,
                                     model_version,   job.snapshot->table.rows,
                                     job.snapshot->first_row_ms,
@@ -602,7 +604,7 @@ void Pipeline::evaluate(const Job& job) {
       ++model.evaluations;
       model.last_json = std::move(json);
       model.last_position = job.snapshot->position;
-      model.last_ms = wall_clock_ms();
+      model.last_ms = finished_ms;
       model.policy = std::move(policy);
       model.versioned = profile.get();
       model.reference_version = reference_version;
