@@ -102,7 +102,6 @@ struct RequiredParam {
   std::string_view param;
 };
 constexpr RequiredParam kRequiredParams[] = {
-    {"argo-workflows", "workflow_template"},
     {"kubeflow-pipelines", "pipeline_id"},
 };
 

@@ -601,8 +601,8 @@ std::vector<Key> build_schema() {
           .checked(check_url)
           .to([](Target& t, const Value& v) { t.config->alerts.daemon_url = v.text; })
           .about("driftd's URL as receivers can reach it (such as "
-                 "`http://driftd.monitoring:9108`); events then link to its model, window and "
-                 "status endpoints."));
+                 "`http://driftd.monitoring:9108`); events then link to its `/v1/models` and "
+                 "the model's window."));
   add(Key("alerts.webhooks", T::kSectionList)
           .show("none")
           .to([](Target& t, const Value&) {
@@ -629,7 +629,8 @@ std::vector<Key> build_schema() {
   add(Key("alerts.webhooks[].params", T::kMap)
           .show("none")
           .to([](Target& t, const Value& v) { t.webhook->params = v.map; })
-          .about("Template parameters: `argo-workflows` needs `workflow_template`; "
+          .about("Template parameters (exporters/WEBHOOKS.md): `argo-workflows` takes "
+                 "`workflow_template` (default `retrain-<model>`), `namespace`, `parameters`...; "
                  "`kubeflow-pipelines` needs `pipeline_id` (`pipeline_version_id` is optional)."));
   add(Key("alerts.webhooks[].secret_file", T::kString)
           .show("none")

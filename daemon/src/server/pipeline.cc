@@ -663,6 +663,7 @@ std::string Pipeline::capture(std::vector<SourcePosition>& positions) {
     for (const auto& job : jobs_) {
       if (job.model == m) pending.push_back(job.snapshot);
     }
+    for (const auto& snapshot : pending) trailer.scalar<std::int64_t>(snapshot->first_row_ms);
     part.scalar<std::uint64_t>(pending.size());
     for (const auto& snapshot : pending) {
       part.scalar<std::uint64_t>(snapshot->position);
@@ -741,11 +742,9 @@ void Pipeline::restore(std::span<const std::byte> payload) {
         snapshot.boundary_ms = part.scalar<std::int64_t>();
         snapshot.last_row_ms = part.scalar<std::int64_t>();
         snapshot.table = load_table(part);
-        if (snapshot.boundary_ms != 0 && model.config.window.time_based()) {
-          snapshot.first_row_ms = snapshot.boundary_ms - model.config.window.duration.count();
-        }
         restored.push_back({index, std::move(snapshot)});
       }
+      const std::size_t restored_here = pending;
       if (!part.done() && part.scalar<std::uint8_t>() == 1) {
         // The window is fine: a bad alert state or per-source count only restarts those.
         try {
@@ -755,6 +754,10 @@ void Pipeline::restore(std::span<const std::byte> payload) {
             auto& counts = model.by_source[part.text()];
             counts.accepted = part.scalar<std::uint64_t>();
             for (auto& r : counts.rejected) r = part.scalar<std::uint64_t>();
+          }
+          // The pending snapshots' oldest row times (webhook events carry them).
+          for (std::size_t p = restored.size() - restored_here; p < restored.size(); ++p) {
+            restored[p].second.first_row_ms = part.scalar<std::int64_t>();
           }
         } catch (const FormatError& e) {
           log_line(LogLevel::kWarning, "checkpoint",
