@@ -33,39 +33,14 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "exposition.h"
 #include "http_client.h"
 #include "process.h"
 
 namespace drift::test::e2e {
 
-/// The program's path on PATH, else in /usr/bin (Debian's packages), else "".
-inline std::string find_program(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream in(std::string(path != nullptr ? path : "") + ":/usr/bin");
-  std::string dir;
-  while (std::getline(in, dir, ':')) {
-    if (dir.empty()) continue;
-    const std::filesystem::path candidate = std::filesystem::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return {};
-}
-
-inline std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
+using drift::test::find_program;
+using drift::test::url_encode;
 
 /// The last `n` bytes of a text (logs can be long; the end is what explains a failure).
 inline std::string tail(const std::string& text, std::size_t n = 4000) {

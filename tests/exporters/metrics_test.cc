@@ -51,6 +51,7 @@ using drift::test::documented_catalogue;
 using drift::test::Exposition;
 using drift::test::find_program;
 using drift::test::gunzip;
+using drift::test::url_encode;
 using drift::test::Labels;
 using drift::test::parse_exposition;
 using drift::test::Sample;
@@ -689,21 +690,6 @@ class MetricsServer {
   std::atomic<bool> saw_gzip_{false};
 };
 
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
 
 }  // namespace
 

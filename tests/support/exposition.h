@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -166,16 +168,34 @@ inline std::map<std::string, std::pair<std::string, std::set<std::string>>> docu
   return out;
 }
 
+/// The program's path on PATH, else in /usr/bin (Debian's packages), else "".
 inline std::string find_program(const std::string& name) {
   const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  std::istringstream in(dirs);
+  std::istringstream in(std::string(path != nullptr ? path : "") + ":/usr/bin");
   std::string dir;
   while (std::getline(in, dir, ':')) {
+    if (dir.empty()) continue;
     const std::filesystem::path candidate = std::filesystem::path(dir) / name;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
   }
   return {};
+}
+
+/// Percent-encoding of a query parameter value (RFC 3986 unreserved characters kept).
+inline std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
 }
 
 inline std::string gunzip(const std::string& data) {
