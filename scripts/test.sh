@@ -4,16 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-# The manifest tests' npm packages (tests/manifests/package-lock.json); without npm that test
-# reports itself skipped.
+# npm packages of the manifest validation (kubernetes-models) and the dashboard type-check
+# (@grafana/schema, typescript), from their lockfiles; without npm those tests report themselves
+# skipped, with the reason.
 if command -v npm >/dev/null 2>&1; then
-  npm ci --prefix tests/manifests --no-audit --no-fund --loglevel=error
-fi
-
-# The dashboard type-check's npm packages (tests/dashboards/package-lock.json: @grafana/schema,
-# typescript); without them the type-check reports itself skipped.
-if command -v npm >/dev/null 2>&1; then
-  npm ci --prefix tests/dashboards --no-audit --no-fund --loglevel=error
+  for dir in tests/manifests tests/dashboards; do
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  done
 fi
 
 jobs=$(nproc)
