@@ -107,7 +107,7 @@ struct SplitStatistics {
 
 SplitStatistics split_statistics(const RowMatrixF& pooled, std::size_t n, double sigma,
                                  std::uint64_t seed, std::span<const std::int64_t> columns,
-                                 bool float64, std::size_t tile) {
+                                 bool float64, const mmd_detail::SumsProvider& provider) {
   const std::size_t n_total = to_size(pooled.rows());
   const std::size_t m = n_total - n;
   SplitStatistics out;
@@ -117,9 +117,7 @@ SplitStatistics split_statistics(const RowMatrixF& pooled, std::size_t n, double
   for (std::size_t begin = 0; begin < columns.size(); begin += mmd_detail::kMaxColumnsPerPass) {
     const std::size_t count = std::min(mmd_detail::kMaxColumnsPerPass, columns.size() - begin);
     const SplitBlock block = make_splits(n, m, seed, columns.subspan(begin, count));
-    const mmd_detail::BatchedSums sums =
-        float64 ? mmd_detail::batched_sums_float64(pooled, sigma, block.indicators, tile)
-                : mmd_detail::batched_sums_float32(pooled, sigma, block.indicators, tile);
+    const mmd_detail::BatchedSums sums = provider(pooled, sigma, block.indicators, float64);
     for (std::size_t c = 0; c < count; ++c) {
       out.statistic[begin + c] =
           mmd_detail::statistic_from_sums(sums.within[c], sums.cross[c], sums.total, n, m);
@@ -266,6 +264,19 @@ double statistic_from_sums(double within, double cross, double total, std::size_
 MmdResult permutation_test(const RowMatrixF& reference, const RowMatrixF& current, double sigma,
                            std::size_t permutations, std::uint64_t seed, Precision precision,
                            std::size_t tile, Diagnostics* diagnostics) {
+  const SumsProvider cpu = [tile](const RowMatrixF& pooled, double s, const Indicators& a,
+                                  bool float64) {
+    return float64 ? batched_sums_float64(pooled, s, a, tile)
+                   : batched_sums_float32(pooled, s, a, tile);
+  };
+  return permutation_test_with(reference, current, sigma, permutations, seed, precision, cpu,
+                               diagnostics);
+}
+
+MmdResult permutation_test_with(const RowMatrixF& reference, const RowMatrixF& current,
+                                double sigma, std::size_t permutations, std::uint64_t seed,
+                                Precision precision, const SumsProvider& provider,
+                                Diagnostics* diagnostics) {
   if (reference.cols() != current.cols()) {
     throw InputError("MMD: the current rows have " + std::to_string(current.cols()) +
                      " features, the reference " + std::to_string(reference.cols()));
@@ -298,11 +309,11 @@ MmdResult permutation_test(const RowMatrixF& reference, const RowMatrixF& curren
 
   if (precision == Precision::kFloat64 || precision == Precision::kFloat32) {
     const SplitStatistics s =
-        split_statistics(pooled, n, sigma, seed, columns, precision == Precision::kFloat64, tile);
+        split_statistics(pooled, n, sigma, seed, columns, precision == Precision::kFloat64, provider);
     count_with(s);
     for (std::size_t c = 1; c < columns.size(); ++c) diag.ties += s.tie[c];
   } else {
-    const SplitStatistics s32 = split_statistics(pooled, n, sigma, seed, columns, false, tile);
+    const SplitStatistics s32 = split_statistics(pooled, n, sigma, seed, columns, false, provider);
     const double band = kCandidateTolerance * s32.mean_kernel / to_double(std::min(n, m));
     diag.band = band;
     // Re-evaluated in float64: the observed split, candidates near it, a few probes.
@@ -325,7 +336,7 @@ MmdResult permutation_test(const RowMatrixF& reference, const RowMatrixF& curren
     recheck_columns.reserve(recheck.size());
     for (const std::size_t c : recheck) recheck_columns.push_back(columns[c]);
     const SplitStatistics s64 =
-        split_statistics(pooled, n, sigma, seed, recheck_columns, true, tile);
+        split_statistics(pooled, n, sigma, seed, recheck_columns, true, provider);
     diag.rechecked = recheck.size() - 1;
     for (std::size_t r = 0; r < recheck.size(); ++r) {
       const double error = std::fabs(s32.statistic[recheck[r]] - s64.statistic[r]);
@@ -334,7 +345,7 @@ MmdResult permutation_test(const RowMatrixF& reference, const RowMatrixF& curren
     if (!(diag.max_float32_error <= 0.25)) {
       // The float32 error is larger than the band assumes: evaluate everything in float64.
       diag.fell_back = true;
-      const SplitStatistics full = split_statistics(pooled, n, sigma, seed, columns, true, tile);
+      const SplitStatistics full = split_statistics(pooled, n, sigma, seed, columns, true, provider);
       count_with(full);
     } else {
       const double tolerance = kTieTolerance * s64.mean_kernel;

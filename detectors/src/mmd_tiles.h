@@ -21,6 +21,7 @@
 #include <Eigen/Core>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "drift/detectors/mmd.h"
@@ -100,6 +101,20 @@ struct Diagnostics {
   double band = 0;               ///< the candidate band, absolute
   bool fell_back = false;        ///< kValidated recomputed every column in float64
 };
+
+/// Evaluates the batched pass for the pooled rows, a bandwidth and an indicator block, in
+/// float64 tiles when the flag is set, else float32 tiles (float64 accumulation). The CPU
+/// passes above are one provider; the CUDA backend (gpu/) is another.
+using SumsProvider = std::function<BatchedSums(const RowMatrixF& pooled, double sigma,
+                                               const Indicators& a, bool float64)>;
+
+/// permutation_test with the batched passes delegated to `provider`: the splits (permutation
+/// generation), the precision policy, the tie rule and the p-value stay here, shared by every
+/// backend, so backends differ only in how they evaluate K·A.
+MmdResult permutation_test_with(const RowMatrixF& reference, const RowMatrixF& current,
+                                double sigma, std::size_t permutations, std::uint64_t seed,
+                                Precision precision, const SumsProvider& provider,
+                                Diagnostics* diagnostics = nullptr);
 
 /// The permutation test of mmd_permutation_test with an explicit precision and tile size.
 MmdResult permutation_test(const RowMatrixF& reference, const RowMatrixF& current, double sigma,

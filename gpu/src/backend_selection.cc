@@ -3,6 +3,7 @@
 
 #include "device_probe.h"
 #include "drift/gpu/gpu_backend.h"
+#include "gpu_backend_impl.h"
 
 namespace drift::gpu {
 
@@ -23,16 +24,24 @@ BackendChoice parse_backend_choice(std::string_view text) {
   throw std::invalid_argument("backend must be auto, cpu or gpu, not '" + std::string(text) + "'");
 }
 
-std::unique_ptr<Backend> select_backend(BackendChoice choice) {
+std::unique_ptr<Backend> select_backend(BackendChoice choice, const GpuOptions& options) {
   if (choice == BackendChoice::kCpu) return make_cpu_backend();
   const GpuStatus status = probe();
-  // The CUDA kernels arrive with the GPU backend issue; until then a present device is
-  // reported, not used, and `auto` stays on the CPU.
-  const std::string reason = status.available ? "CUDA device '" + status.device_name +
-                                                    "' found, but this build has no GPU kernels yet"
-                                              : status.reason;
-  if (choice == BackendChoice::kGpu) throw BackendUnavailable("GPU backend unavailable: " + reason);
-  return make_cpu_backend();
+  if (!status.available) {
+    if (choice == BackendChoice::kGpu) {
+      throw BackendUnavailable("GPU backend unavailable: " + status.reason);
+    }
+    return make_cpu_backend();
+  }
+  try {
+    return detail::make_gpu_backend(detail::make_device_engine(options.device, options.memory_limit),
+                                    choice == BackendChoice::kAuto);
+  } catch (const detail::DeviceError& e) {
+    if (choice == BackendChoice::kGpu) {
+      throw BackendUnavailable(std::string("GPU backend unavailable: ") + e.what());
+    }
+    return make_cpu_backend();
+  }
 }
 
 }  // namespace drift::gpu

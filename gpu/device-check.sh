@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The prepared GPU check (issue 5). Two halves:
+#   gpu/device-check.sh prepare   here (no GPU needed): builds gpu_tests and bench_gpu with CUDA
+#                                 ON and bundles them, with the shared libraries they need
+#                                 beyond glibc and the driver, into build/device-bundle.
+#   gpu/device-check.sh [run]     on the GPU machine, from that bundle: the [gpu] tests, the
+#                                 benchmark, compute-sanitizer memcheck on a small case; within
+#                                 4 minutes; prints a short table last.
+# With the `run` device tool: carry ["build/device-bundle"], command "bash gpu/device-check.sh",
+# timeout_s 300 (gpu/README.md).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bundle=build/device-bundle
+
+if [[ "${1:-run}" == prepare ]]; then
+  set -e
+  cmake --build build -j2 --target gpu_tests bench_gpu
+  rm -rf "$bundle" && mkdir -p "$bundle/lib"
+  cp build/tests/gpu_tests build/bench/bench_gpu "$bundle/"
+  # Everything ldd resolves except glibc's own libraries (the machine's glibc must be >= 2.36).
+  for binary in "$bundle/gpu_tests" "$bundle/bench_gpu"; do
+    ldd "$binary" | awk '/=> \//{print $3}' |
+      grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' |
+      xargs -r -I{} cp -L {} "$bundle/lib/"
+  done
+  echo "glibc needed: $(objdump -T "$bundle"/gpu_tests "$bundle"/bench_gpu |
+    grep -o 'GLIBC_2\.[0-9]*' | sort -Vu | tail -1)"
+  ls -la "$bundle" "$bundle/lib"
+  du -sh "$bundle"
+  exit 0
+fi
+
+export LD_LIBRARY_PATH="$PWD/$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+out="${OUT:-/tmp/device-check}"
+mkdir -p "$out"
+declare -A result
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+
+# 1. [gpu] parity tests (poisoned buffers), about a minute.
+if timeout 120 "$bundle/gpu_tests" "[gpu]" -s -r compact >"$out/gpu_tests.log" 2>&1; then
+  result[tests]="pass"
+else
+  result[tests]="FAIL (rc $?)"
+fi
+tail -5 "$out/gpu_tests.log"
+
+# 2. The benchmark (issue 5 workloads), about a minute.
+if timeout 150 "$bundle/bench_gpu" >"$out/bench_gpu.log" 2>&1; then
+  result[bench]="ok"
+else
+  result[bench]="FAIL (rc $?)"
+fi
+
+# 3. compute-sanitizer memcheck on the small KS/PSI case, when the machine has it.
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+if [[ -n "$sanitizer" ]]; then
+  if timeout 90 "$sanitizer" --tool memcheck --error-exitcode 9 \
+      "$bundle/gpu_tests" "GPU KS and PSI match the CPU on random and adversarial windows" \
+      >"$out/memcheck.log" 2>&1; then
+    result[memcheck]="clean"
+  else
+    result[memcheck]="FAIL (rc $?)"
+  fi
+  tail -3 "$out/memcheck.log"
+else
+  result[memcheck]="compute-sanitizer not found"
+fi
+
+echo
+cat "$out/bench_gpu.log" | tail -12
+echo
+printf '%-10s %s\n' "check" "result"
+for k in tests bench memcheck; do printf '%-10s %s\n' "$k" "${result[$k]}"; done
