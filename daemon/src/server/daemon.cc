@@ -75,7 +75,10 @@ nlohmann::json report_json(const ModelReport& r) {
 
 Daemon::Daemon(Config config) : config_(std::move(config)) {
   store_ = std::make_unique<CheckpointStore>(config_.state.dir);
-  auto backend = gpu::select_backend(gpu::parse_backend_choice(config_.backend));
+  gpu::GpuOptions gpu_options;
+  gpu_options.device = config_.gpu.device;
+  gpu_options.memory_limit = config_.gpu.memory_limit;
+  auto backend = gpu::select_backend(gpu::parse_backend_choice(config_.backend), gpu_options);
   const std::string backend_name(backend->name());
   pipeline_ = std::make_unique<Pipeline>(config_, std::move(backend), Pipeline::Options{});
   exports_ = std::make_unique<Exports>(config_, backend_name);
