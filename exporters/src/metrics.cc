@@ -88,6 +88,7 @@ struct ModelState {
   Gauge* window_rows = nullptr;
   Gauge* last_evaluation = nullptr;
   Histogram* duration = nullptr;
+  std::map<std::string, Counter*> evaluations;  // by backend
   Gauge* alert_firing = nullptr;
   std::map<std::string, Gauge*> alert_states;
 };
@@ -168,6 +169,8 @@ struct MetricsRegistry::State {
                                 .Name("drift_evaluation_duration_seconds")
                                 .Help("Time an evaluation took (detectors only).")
                                 .Register(*registry)),
+        evaluations(counter(*registry, "drift_evaluations_total",
+                            "Evaluations by the detector backend that ran them (cpu, gpu).")),
         // Ingest.
         records(counter(*registry, "drift_records_total",
                         "Records by outcome: accepted (rows appended to the model's window) or "
@@ -203,10 +206,13 @@ struct MetricsRegistry::State {
                          "Always 1: the driftd version and the detector backend in use.")),
         gpu_memory(gauge(*registry, "drift_gpu_memory_used_bytes",
                          "GPU memory held by the detector backend.")),
+        gpu_fallbacks(counter(*registry, "drift_gpu_fallbacks_total",
+                              "Evaluations the GPU backend handed to the CPU after a GPU error.")),
         last_checkpoint(gauge(*registry, "drift_last_checkpoint_timestamp_seconds",
                               "Unix time when the last checkpoint became durable.")) {
     outbox = &outbox_depth.Add({});
     gpu = &gpu_memory.Add({});
+    fallbacks.counter = &gpu_fallbacks.Add({});
   }
 
   MetricsOptions options;
@@ -229,6 +235,7 @@ struct MetricsRegistry::State {
   Family<Gauge>& model_series;
   Family<Counter>& series_dropped;
   Family<Histogram>& evaluation_duration;
+  Family<Counter>& evaluations;
   Family<Counter>& records;
   Family<Counter>& records_rejected;
   Family<Counter>& records_unmatched;
@@ -244,10 +251,12 @@ struct MetricsRegistry::State {
   Family<Gauge>& outbox_depth;
   Family<Gauge>& build_info;
   Family<Gauge>& gpu_memory;
+  Family<Counter>& gpu_fallbacks;
   Family<Gauge>& last_checkpoint;
 
   Gauge* outbox = nullptr;
   Gauge* gpu = nullptr;
+  Monotonic fallbacks;
   Gauge* checkpoint = nullptr;
   Gauge* build = nullptr;
 
@@ -450,6 +459,12 @@ struct MetricsRegistry::State {
       m.duration = &evaluation_duration.Add(model_labels, options.evaluation_duration_buckets);
     }
     m.duration->Observe(duration_seconds);
+    const std::string backend = result.backend.empty() ? "cpu" : label(result.backend);
+    Counter*& by_backend = m.evaluations[backend];
+    if (by_backend == nullptr) {
+      by_backend = &evaluations.Add({{"model", m.label}, {"backend", backend}});
+    }
+    by_backend->Increment();
     m.series->Set(static_cast<double>(options.max_series_per_model - budget));
     if (dropped > 0) m.dropped->Increment(static_cast<double>(dropped));
   }
@@ -499,6 +514,7 @@ struct MetricsRegistry::State {
     remove(window_rows, m.window_rows);
     remove(last_evaluation, m.last_evaluation);
     remove(evaluation_duration, m.duration);
+    for (auto& [backend, c] : m.evaluations) remove(evaluations, c);
     remove(alert_firing, m.alert_firing);
     for (auto& [state, g] : m.alert_states) remove(alert_state, g);
     models.erase(it);
@@ -678,6 +694,11 @@ void MetricsRegistry::set_last_checkpoint(std::int64_t unix_ms) {
 void MetricsRegistry::set_gpu_memory_bytes(std::uint64_t bytes) {
   std::lock_guard lock(ingest_mutex_);
   state_->gpu->Set(static_cast<double>(bytes));
+}
+
+void MetricsRegistry::set_gpu_fallbacks(std::uint64_t total) {
+  std::lock_guard lock(ingest_mutex_);
+  state_->fallbacks.update(total);
 }
 
 void MetricsRegistry::remove_model(std::string_view model) {

@@ -155,6 +155,8 @@ TEST_CASE("driftd serves /metrics: headers, gzip, promtool, METRICS.md and value
     CHECK(value(e, "drift_source_up", {{"source", "in"}, {"type", "http"}}) == 1);
     CHECK(value(e, "drift_alert_firing", {{"model", "m"}}) == 0);
     CHECK(value(e, "drift_evaluation_duration_seconds_count", {{"model", "m"}}) == 1);
+    CHECK(value(e, "drift_evaluations_total", {{"model", "m"}, {"backend", "cpu"}}) == 1);
+    CHECK(value(e, "drift_gpu_fallbacks_total", {}) == 0);
     CHECK(e.count("drift_build_info", {{"backend", "cpu"}}) == 1);
     // PSI bin proportions sum to 1 on each side.
     double reference = 0;

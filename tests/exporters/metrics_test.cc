@@ -161,6 +161,7 @@ void feed_realistic(MetricsRegistry& m, bool odd_names = false) {
   m.set_outbox_depth(1);
   m.set_last_checkpoint(1700000000456);
   m.set_gpu_memory_bytes(0);
+  m.set_gpu_fallbacks(0);
 }
 
 

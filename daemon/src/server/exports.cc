@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "drift/gpu/gpu_backend.h"
 #include "server/log.h"
 #include "sources/kafka_source.h"
 
@@ -192,6 +193,7 @@ exporters::MetricsResponse Exports::scrape(const Pipeline& pipeline,
   } else {
     metrics_.set_outbox_depth(0);
   }
+  metrics_.set_gpu_fallbacks(gpu::gpu_fallback_count());
   if (last_checkpoint_ms != 0) metrics_.set_last_checkpoint(last_checkpoint_ms);
   return metrics_.render(accept_encoding);
 }

@@ -148,6 +148,8 @@ class MetricsRegistry {
   void set_last_checkpoint(std::int64_t unix_ms);
   /// GPU memory held by the backend, in bytes (0 on the CPU backend).
   void set_gpu_memory_bytes(std::uint64_t bytes);
+  /// Running total of evaluations the GPU backend gave to the CPU after a GPU error.
+  void set_gpu_fallbacks(std::uint64_t total);
 
   /// Removes every series of a model (no longer configured).
   void remove_model(std::string_view model);
