@@ -1,7 +1,9 @@
 // Ingest throughput through the whole path — Kafka (librdkafka's mock cluster, in process) →
 // KafkaSource → decode → window append — beside a bare librdkafka consumer that does no work,
 // on the same preloaded topic in the same run. Records: 20 numeric + 4 categorical features of
-// flat JSON (~450 bytes). Also reports peak RSS for the window size used.
+// flat JSON (~450 bytes). Prints each round, the medians, and the process's CPU time per
+// record on each side (steadier than rates when other work shares the machine). Also reports
+// peak RSS for the window size used.
 //
 //   bench_ingest [--records 400000] [--partitions 64] [--window 100000] [--cpus 1|2] [--json FILE]
 #include <librdkafka/rdkafka.h>
@@ -10,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -84,8 +87,26 @@ rd_kafka_conf_t* conf_with(std::initializer_list<std::pair<const char*, std::str
   return conf;
 }
 
+/// CPU time of the whole process (every thread: broker, client, pipeline), in seconds.
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+/// Process CPU seconds spent per record over a measured span (steadier than rates on a busy
+/// machine, where other work takes cores away).
+struct CpuSpan {
+  double start = 0.0;
+  void begin() { start = process_cpu_seconds(); }
+  double per_record_us(std::size_t records) const {
+    return 1e6 * (process_cpu_seconds() - start) / static_cast<double>(records);
+  }
+};
+
 // A consumer that only counts: the ceiling the daemon's path is compared with.
-double bare_consumer_rate(const std::string& brokers, std::size_t records, int round) {
+double bare_consumer_rate(const std::string& brokers, std::size_t records, int round,
+                          double& cpu_us) {
   char error[512];
   rd_kafka_t* consumer = rd_kafka_new(
       RD_KAFKA_CONSUMER,
@@ -101,18 +122,23 @@ double bare_consumer_rate(const std::string& brokers, std::size_t records, int r
   rd_kafka_topic_partition_list_destroy(topics);
   std::size_t seen = 0;
   Clock::time_point first{};
+  CpuSpan cpu;
   std::size_t bytes = 0;
   while (seen < records) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (seen == 0) first = Clock::now();
+      if (seen == 0) {
+        first = Clock::now();
+        cpu.begin();
+      }
       ++seen;
       bytes += m->len;
     }
     rd_kafka_message_destroy(m);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  cpu_us = cpu.per_record_us(records - 1);
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   (void)bytes;
@@ -229,8 +255,11 @@ int main(int argc, char** argv) {
   std::vector<double> bare_rates;
   std::vector<double> driftd_rates;
   std::vector<double> ratios;
+  std::vector<double> bare_cpu;
+  std::vector<double> driftd_cpu;
   for (int round = 0; round < args.rounds; ++round) {
-    const double bare = bare_consumer_rate(brokers, args.records, round);
+    double bare_us = 0.0;
+    const double bare = bare_consumer_rate(brokers, args.records, round, bare_us);
     Config config = pipeline_config(brokers, args.window, round);
     std::filesystem::create_directories(config.state.dir);
     Pipeline pipeline(config, drift::make_cpu_backend(), {});
@@ -238,19 +267,29 @@ int main(int argc, char** argv) {
     KafkaSource source(config.sources[0]);
     source.start(pipeline, {});
     Clock::time_point first{};
+    CpuSpan cpu;
     for (;;) {
       const auto report = pipeline.reports().at(0);
       const std::uint64_t done = report.records_accepted + report.records_rejected;
-      if (done > 0 && first == Clock::time_point{}) first = Clock::now();
+      if (done > 0 && first == Clock::time_point{}) {
+        first = Clock::now();
+        cpu.begin();
+      }
       if (done >= args.records) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - first).count();
+    const double driftd_us = cpu.per_record_us(args.records);
     source.stop();
     std::filesystem::remove_all(config.state.dir);
     bare_rates.push_back(bare);
     driftd_rates.push_back(static_cast<double>(args.records) / seconds);
     ratios.push_back(driftd_rates.back() / bare);
+    bare_cpu.push_back(bare_us);
+    driftd_cpu.push_back(driftd_us);
+    std::printf("  round %d: bare %8.0f  driftd %8.0f records/s  (%.0f %%); process CPU per record: "
+                "bare %.2f us, driftd %.2f us\n",
+                round, bare, driftd_rates.back(), 100.0 * ratios.back(), bare_us, driftd_us);
   }
   const double bare = drift::bench::median(bare_rates);
   const double driftd = drift::bench::median(driftd_rates);
@@ -260,13 +299,17 @@ int main(int argc, char** argv) {
               args.rounds);
   std::printf("  driftd Kafka→decode→window    %10.0f records/s  (median ratio %.0f %% of bare)\n",
               driftd, 100.0 * ratio);
+  std::printf("  process CPU per record (medians): bare %.2f us, driftd %.2f us\n",
+              drift::bench::median(bare_cpu), drift::bench::median(driftd_cpu));
   std::printf("  decode→window alone, no Kafka  %10.0f records/s\n", direct);
   std::printf("  pipeline RSS growth, window %llu rows: %.0f MiB (process peak %.0f MiB incl. the "
               "mock broker's topic)\n",
               static_cast<unsigned long long>(args.window), window_rss, peak);
   if (!args.json.empty()) {
     std::ofstream(args.json) << "{\"bare_rps\":" << bare << ",\"driftd_rps\":" << driftd << ",\"ratio\":" << ratio << ",\"direct_rps\":" << direct
-                             << ",\"peak_rss_mib\":" << peak << ",\"window_rss_mib\":" << window_rss << "}\n";
+                             << ",\"peak_rss_mib\":" << peak << ",\"window_rss_mib\":" << window_rss
+                             << ",\"bare_cpu_us\":" << drift::bench::median(bare_cpu)
+                             << ",\"driftd_cpu_us\":" << drift::bench::median(driftd_cpu) << "}\n";
   }
   rd_kafka_topic_destroy(topic);
   rd_kafka_destroy(producer);

@@ -202,6 +202,43 @@ TEST_CASE("Pointers reach nested objects, array elements and escaped keys", "[de
   CHECK(numeric_columns[7][0] == 12.0f);
 }
 
+TEST_CASE("Keys match pointers exactly in any order, escaped, long or holding quotes",
+          "[decode][unit]") {
+  const Decoder decoder(
+      {model("m", all(),
+             {numeric("f0", "/f0"), numeric("f1", "/f1"), numeric("long", "/a_rather_long_key_name"),
+              numeric("longer", "/a_key_longer_than_thirty_two_bytes_x"),
+              numeric("quote", "/q\"t"), numeric("f2", "/f2"), numeric("empty", "/")})},
+      kFlat);
+  // Near misses before each key (a prefix, an extension, one byte off), escapes, and the same
+  // keys in reverse order.
+  const std::string forward =
+      R"({"f": 9, "f0x": 8, "f0": 1, "f1": 2, "a_rather_long_key_namE": 7,
+          "a_rather_long_key_name": 3, "a_key_longer_than_thirty_two_bytes_y": 9,
+          "a_key_longer_than_thirty_two_bytes_x": 4, "q\"t": 5, "f\u0032": 6, "": 10})";
+  const std::string backward =
+      R"({"": 10, "f\u0032": 6, "q\"t": 5, "a_key_longer_than_thirty_two_bytes_x": 4,
+          "a_rather_long_key_name": 3, "f1": 2, "f0": 1, "f0x": 8, "f": 9})";
+  const std::string duplicates = R"({"f0": 1, "f1": 2, "f\u0030": 11, "f1": 12})";
+  const auto result =
+      run(decoder, {record(forward), record(backward), record(duplicates), record(R"({"f1":5})")});
+  REQUIRE(result.accepted(0) == 4);
+  const auto& columns = result.rows.at(0).numeric;
+  for (std::size_t row = 0; row < 2; ++row) {
+    CHECK(columns[0][row] == 1.0f);
+    CHECK(columns[1][row] == 2.0f);
+    CHECK(columns[2][row] == 3.0f);
+    CHECK(columns[3][row] == 4.0f);
+    CHECK(columns[4][row] == 5.0f);
+    CHECK(columns[5][row] == 6.0f);
+    CHECK(columns[6][row] == 10.0f);
+  }
+  CHECK(columns[0][2] == 11.0f);  // the last of duplicate keys wins
+  CHECK(columns[1][2] == 12.0f);
+  CHECK(std::isnan(columns[0][3]));
+  CHECK(columns[1][3] == 5.0f);
+}
+
 TEST_CASE("Absent pointers and nulls are missing values", "[decode][unit]") {
   const auto result =
       run_one({model("m", all(),
@@ -313,7 +350,15 @@ TEST_CASE("Numbers round to float32 exactly like the batch readers", "[decode][u
                                        "1234567.8",
                                        "-9876543.21",
                                        "4.9406564584124654e-324",
-                                       "340282356779733661637539395458142568448"};
+                                       "340282356779733661637539395458142568448",
+                                       "1234567.1234567",
+                                       "-9999999.9999999",
+                                       "0.0000001",
+                                       "7.0",
+                                       "1234567",
+                                       "12345678",
+                                       "-12345678.5",
+                                       "1.12345678"};
   std::mt19937_64 rng(11);
   for (int i = 0; i < 3000; ++i) {
     std::string literal = rng() % 2 ? "-" : "";
@@ -360,7 +405,10 @@ TEST_CASE("A malformed number a feature reads is invalid_json", "[decode][unit]"
   const Decoder decoder({model("m", all(), {numeric("x", "/x"), categorical("c", "/c")})}, kFlat);
   const std::vector<std::string> bodies = {R"({"x": 01})",   R"({"x": 1.})",    R"({"x": -})",
                                            R"({"x": 1e})",   R"({"x": 1.2.3})", R"({"x": 1x})",
-                                           R"({"c": 0123})", R"({"x": -.5})"};
+                                           R"({"c": 0123})", R"({"x": -.5})",
+                                           R"({"x": 1.-5})", R"({"x": 00.5})",
+                                           R"({"x": -01.5})", R"({"x": 1..5})",
+                                           R"({"x": 1.5.})", R"({"x": .5})"};
   std::vector<RawRecord> records;
   for (const auto& body : bodies) records.push_back(record(body));
   const auto result = run(decoder, records);

@@ -181,3 +181,60 @@ TEST_CASE("restoring a checkpoint of other features fails and leaves the window 
   CHECK_THROWS_AS(restored.restore(in), drift::FormatError);
   CHECK(restored.size() == 0);
 }
+
+TEST_CASE("a window that grows while its ring wraps keeps its rows in order", "[window][unit]") {
+  WindowConfig config;
+  config.duration = std::chrono::milliseconds(1000);
+  config.every = std::chrono::milliseconds(1000);
+  ModelWindow window(features(), config, 100000);
+  std::vector<WindowSnapshot> due;
+  // One row a millisecond: the first boundary evicts the ring's front, and the rows after it
+  // wrap around and then outgrow the ring (it is reallocated while wrapped).
+  window.append(rows(0, 1500, 0, 1), due);
+  window.append(rows(1500, 2000, 1500, 1), due);
+  REQUIRE(due.size() == 3);
+  for (std::size_t k = 0; k < due.size(); ++k) {
+    const auto x = xs(due[k]);
+    REQUIRE(!x.empty());
+    CHECK(x.back() == static_cast<float>(1000 * (k + 1)));
+    for (std::size_t r = 1; r < x.size(); ++r) REQUIRE(x[r] == x[r - 1] + 1);
+    CHECK(due[k].first_row_ms == static_cast<std::int64_t>(x.front()));
+    for (std::size_t r = 0; r < x.size(); ++r) {
+      REQUIRE(cs(due[k])[r] == "k" + std::to_string(static_cast<int>(x[r]) % 3));
+    }
+  }
+  const WindowSnapshot all = window.contents();
+  const auto x = xs(all);
+  REQUIRE(x.size() == 499);
+  CHECK(x.front() == 3001);
+  CHECK(x.back() == 3499);
+  for (std::size_t r = 1; r < x.size(); ++r) REQUIRE(x[r] == x[r - 1] + 1);
+  CHECK(all.first_row_ms == 3001);
+}
+
+TEST_CASE("categories keep their codes across many values and repeats", "[window][unit]") {
+  ModelWindow window(features(), count_window(3000, 3000), 0);
+  DecodedRows d;
+  d.numeric.resize(1);
+  d.categorical.resize(1);
+  for (int r = 0; r < 3000; ++r) {
+    // 500 values (many share a slot of the recent-codes cache), each seen six times.
+    const std::string text = r % 7 == 0 ? "" : "v" + std::to_string((r * 37) % 500);
+    CategoryRef ref;
+    ref.offset = static_cast<std::uint32_t>(d.arena.size());
+    ref.length = static_cast<std::uint32_t>(text.size());
+    d.arena += text;
+    d.numeric[0].push_back(static_cast<float>(r));
+    d.categorical[0].push_back(ref);
+    d.timestamp_ms.push_back(r);
+  }
+  std::vector<WindowSnapshot> due;
+  window.append(d, due);
+  REQUIRE(due.size() == 1);
+  const auto values = cs(due[0]);
+  REQUIRE(values.size() == 3000);
+  for (int r = 0; r < 3000; ++r) {
+    REQUIRE(values[r] == (r % 7 == 0 ? "" : "v" + std::to_string((r * 37) % 500)));
+  }
+  CHECK(due[0].table.columns[1].dictionary.size() == 501);
+}

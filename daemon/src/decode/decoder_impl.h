@@ -116,6 +116,8 @@ Scratch& thread_scratch();
 /// Starts iterating `text` with `parser`, from a padded copy in `buffer`.
 simdjson::error_code start_document(simdjson::ondemand::parser& parser, std::vector<char>& buffer,
                                     std::string_view text, simdjson::ondemand::document& document);
+/// Starts loading the first bytes of `record`'s body into the cache.
+void prefetch_body(const RawRecord& record);
 /// Whether the document has nothing after what was iterated.
 bool at_end(simdjson::ondemand::document& document);
 /// Whether a document whose root is a scalar of `type` is valid JSON (`body` is its text).

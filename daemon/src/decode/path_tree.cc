@@ -40,10 +40,9 @@ const char* quote_or_backslash(const char* p) {
   }
 }
 
-/// The raw (still escaped) key of `field`: the bytes up to its closing quote. False when the
-/// key holds an escape and must be unescaped.
-bool raw_key(const ondemand::field& field, std::string_view& key) {
-  const char* const begin = field.key().raw();
+/// The raw (still escaped) key starting at `begin`: the bytes up to its closing quote. False
+/// when the key holds an escape and must be unescaped.
+bool raw_key(const char* begin, std::string_view& key) {
   const char* const end = quote_or_backslash(begin);
   key = std::string_view(begin, static_cast<std::size_t>(end - begin));
   return *end == '"';
@@ -218,6 +217,18 @@ PathTree::PathTree() : nodes_(1), tokens_(1) {}
           std::memcmp(tokens_[child.node].data() + 8, key.text.data() + 8, child.size - 8) == 0);
 }
 
+[[gnu::always_inline]] inline bool PathTree::raw_is(const Child& child, const char* raw) const {
+  // A plain token holds no quote or backslash, so equal bytes then a quote are the whole key,
+  // unescaped. The bytes read (at most kMaxPlainKey + 1 from a key inside the document) stay
+  // within the buffer's padding.
+  std::uint64_t head = 0;
+  std::memcpy(&head, raw, 8);
+  return (head & head_mask(child.size)) == child.head &&
+         (child.size <= 8 ||
+          std::memcmp(tokens_[child.node].data() + 8, raw + 8, child.size - 8) == 0) &&
+         raw[child.size] == '"';
+}
+
 [[gnu::always_inline]] inline std::uint32_t PathTree::child(const Node& node,
                                                             const Key& key) const {
   if (node.buckets.empty()) return kNoSlot;
@@ -239,7 +250,9 @@ std::uint32_t PathTree::add(std::span<const std::string> tokens) {
     nodes_.emplace_back();
     tokens_.push_back(token);
     Node& parent = nodes_[at];
-    parent.children.push_back({key.head, static_cast<std::uint32_t>(token.size()), added});
+    const bool plain = token.size() <= kMaxPlainKey &&
+                       token.find_first_of("\"\\") == std::string::npos;
+    parent.children.push_back({key.head, static_cast<std::uint32_t>(token.size()), added, plain});
     std::uint64_t index = 0;
     if (array_index(token, index)) {
       parent.indexed.emplace_back(index, added);
@@ -335,21 +348,26 @@ simdjson::error_code PathTree::walk_object(ondemand::object& object, const Node&
   // Keys tend to come in the order their pointers were configured: try the child after the
   // last one found before the hash.
   std::size_t expected = 0;
+  const std::size_t children = node.children.size();
   for (auto result : object) {
     if (result.error()) return result.error();
     ondemand::field&& field = std::move(result).value_unsafe();
-    std::string_view text;
-    Key key;
-    if (raw_key(field, text)) {
-      key = padded_key<Key>(text);
-    } else {
-      if (auto error = field.unescaped_key().get(text)) return error;
-      key = exact_key<Key>(text);
-    }
+    const char* const raw = field.key().raw();
     std::size_t found = expected;
-    if (found >= node.children.size() || !same_key(node.children[found], key)) {
-      found = child(node, key);
-      if (found == kNoSlot) continue;  // not addressed: ondemand skips the value unread
+    // The expected key, compared in place: no scan for the closing quote, no hash.
+    if (found >= children || !node.children[found].plain || !raw_is(node.children[found], raw)) {
+      std::string_view text;
+      Key key;
+      if (raw_key(raw, text)) {
+        key = padded_key<Key>(text);
+      } else {
+        if (auto error = field.unescaped_key().get(text)) return error;
+        key = exact_key<Key>(text);
+      }
+      if (found >= children || !same_key(node.children[found], key)) {
+        found = child(node, key);
+        if (found == kNoSlot) continue;  // not addressed: ondemand skips the value unread
+      }
     }
     expected = found + 1;
     const Node& target = nodes_[node.children[found].node];

@@ -72,7 +72,11 @@ class PathTree {
     std::uint64_t head = 0;
     std::uint32_t size = 0;
     std::uint32_t node = 0;
+    /// The token is at most kMaxPlainKey bytes without '"' or '\\': a raw key matches it when
+    /// its bytes are the token's followed by the closing quote (see raw_is).
+    bool plain = false;
   };
+  static constexpr std::size_t kMaxPlainKey = 32;
   struct Node {
     std::uint32_t slot = kNoSlot;
     /// Buckets of the children's keys: child index + 1, 0 = empty; bucket of a key =
@@ -92,6 +96,8 @@ class PathTree {
   /// The index in node.children of the child with this key, or kNoSlot.
   std::uint32_t child(const Node& node, const Key& key) const;
   bool same_key(const Child& child, const Key& key) const;
+  /// Whether the raw key at `raw` (inside a padded buffer) is a plain `child`'s token.
+  bool raw_is(const Child& child, const char* raw) const;
   void rebuild_buckets(Node& node);
   simdjson::error_code walk_value(simdjson::ondemand::value& value, const Node& node, Value* values,
                                   std::uint32_t generation) const;

@@ -142,9 +142,15 @@ bool parse_epoch(std::string_view text, std::int64_t& out_ms) {
     return true;
   }
   std::uint64_t integer = 0;
-  const auto [ptr, ec] =
-      std::from_chars(text.data() + integer_begin, text.data() + integer_end, integer);
-  if (ec != std::errc{} || integer > static_cast<std::uint64_t>(INT64_MAX)) return false;
+  if (integer_end - integer_begin <= 18) {  // below 10^18: no overflow (the common case)
+    for (std::size_t k = integer_begin; k < integer_end; ++k) {
+      integer = integer * 10 + static_cast<unsigned>(text[k] - '0');
+    }
+  } else {
+    const auto [ptr, ec] =
+        std::from_chars(text.data() + integer_begin, text.data() + integer_end, integer);
+    if (ec != std::errc{} || integer > static_cast<std::uint64_t>(INT64_MAX)) return false;
+  }
   const bool milliseconds = static_cast<double>(integer) > kMillisecondsAbove;
   std::int64_t ms = static_cast<std::int64_t>(integer);
   if (!milliseconds) {

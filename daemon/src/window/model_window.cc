@@ -23,20 +23,43 @@ void ring_copy(std::vector<T>& to, std::size_t start, const T* from, std::size_t
   if (count > first) std::memcpy(to.data(), from + first, (count - first) * sizeof(T));
 }
 
+// Copies the `count` oldest values of a ring whose oldest slot is `head` into `to`, oldest
+// first: two contiguous runs, not a division per value.
+template <typename T>
+void ring_copy_out(const std::vector<T>& ring, std::size_t head, std::size_t count, T* to) {
+  const std::size_t first = std::min(count, ring.size() - head);
+  std::memcpy(to, ring.data() + head, first * sizeof(T));
+  if (count > first) std::memcpy(to + first, ring.data(), (count - first) * sizeof(T));
+}
+
 }  // namespace
 
 std::uint32_t ModelWindow::Dictionary::code(std::string_view value, std::uint64_t& overflow) {
+  // The first (up to) eight bytes and the length, mixed; the top bits pick the slot.
+  std::uint64_t head = 0;
+  if (!value.empty()) std::memcpy(&head, value.data(), std::min<std::size_t>(value.size(), 8));
+  const auto slot =
+      static_cast<std::size_t>(((head ^ value.size()) * 0x9E3779B97F4A7C15ULL) >> 58);
+  const std::uint32_t hint = recent[slot];
+  if (hint != 0 && values[hint - 1] == value) return hint - 1;
+  const auto insert = [this](std::string_view text) {
+    const auto code = static_cast<std::uint32_t>(values.size());
+    values.emplace_back(text);
+    index.emplace(values.back(), code);
+    return code;
+  };
   const auto it = index.find(value);
-  if (it != index.end()) return it->second;
+  if (it != index.end()) {
+    recent[slot] = it->second + 1;
+    return it->second;
+  }
   if (values.size() >= kMaxCategories) {
     ++overflow;
     const auto other = index.find(kOverflowCategory);
-    if (other != index.end()) return other->second;
-    value = kOverflowCategory;
+    return other != index.end() ? other->second : insert(kOverflowCategory);
   }
-  const auto code = static_cast<std::uint32_t>(values.size());
-  values.emplace_back(value);
-  index.emplace(values.back(), code);
+  const std::uint32_t code = insert(value);
+  recent[slot] = code + 1;
   return code;
 }
 
@@ -63,7 +86,7 @@ void ModelWindow::reserve(std::size_t rows) {
   const std::size_t grown = std::min(capacity_, std::max({rows, allocated_ * 2, std::size_t{1024}}));
   auto relinearize = [&](auto& ring) {
     std::remove_reference_t<decltype(ring)> bigger(grown);
-    for (std::size_t r = 0; r < count_; ++r) bigger[r] = ring[slot(r)];
+    if (count_ > 0) ring_copy_out(ring, head_, count_, bigger.data());
     ring = std::move(bigger);
   };
   for (auto& column : numeric_) relinearize(column);
@@ -86,12 +109,13 @@ void ModelWindow::push_rows(const DecodedRows& rows, std::size_t begin, std::siz
   }
   for (std::size_t k = 0; k < codes_.size(); ++k) {
     auto& codes = codes_[k];
+    std::size_t at = write_at;  // wraps by a compare, not a division per value
     for (std::size_t r = 0; r < n; ++r) {
       const CategoryRef& ref = rows.categorical[k][begin + r];
-      codes[(write_at + r) % allocated_] =
-          ref.length == CategoryRef::kMissingLength
-              ? kMissingCode
-              : dictionaries_[k].code(rows.category(ref), counters_.category_overflow);
+      codes[at] = ref.length == CategoryRef::kMissingLength
+                      ? kMissingCode
+                      : dictionaries_[k].code(rows.category(ref), counters_.category_overflow);
+      if (++at == allocated_) at = 0;
     }
   }
   ring_copy(timestamps_, write_at, rows.timestamp_ms.data() + begin, n);
@@ -168,6 +192,25 @@ void ModelWindow::evict_before(std::int64_t cutoff_ms) {
 
 namespace {
 
+/// The whole ring, oldest first.
+struct RingSlots {
+  std::size_t head;
+  std::size_t count;
+  template <typename T>
+  void copy(const std::vector<T>& ring, T* to) const {
+    if (count > 0) ring_copy_out(ring, head, count, to);
+  }
+};
+
+/// Chosen slots, in order.
+struct ListedSlots {
+  const std::vector<std::size_t>& slots;
+  template <typename T>
+  void copy(const std::vector<T>& ring, T* to) const {
+    for (std::size_t r = 0; r < slots.size(); ++r) to[r] = ring[slots[r]];
+  }
+};
+
 // Builds the owning snapshot table from ring slots, oldest first.
 template <typename Slots>
 Table table_from(const std::vector<FeatureConfig>& features,
@@ -186,10 +229,10 @@ Table table_from(const std::vector<FeatureConfig>& features,
     const std::size_t k = column_of[f];
     if (column.kind == FeatureKind::kNumeric) {
       column.values.resize(rows);
-      for (std::size_t r = 0; r < rows; ++r) column.values[r] = numeric[k][slots(r)];
+      slots.copy(numeric[k], column.values.data());
     } else {
       column.codes.resize(rows);
-      for (std::size_t r = 0; r < rows; ++r) column.codes[r] = codes[k][slots(r)];
+      slots.copy(codes[k], column.codes.data());
       column.dictionary = dictionaries[k];
     }
   }
@@ -203,9 +246,21 @@ WindowSnapshot ModelWindow::snapshot_all() const {
   for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
   WindowSnapshot snapshot;
   snapshot.table = table_from(features_, column_of_, numeric_, codes_, dictionaries,
-                              [this](std::size_t r) { return slot(r); }, count_);
+                              RingSlots{head_, count_}, count_);
   snapshot.position = counters_.appended;
   snapshot.last_row_ms = watermark_ms_;
+  if (count_ > 0) {
+    // The held rows are the first count_ slots from head_, wrapping: two runs.
+    const std::size_t first = std::min(count_, allocated_ - head_);
+    const auto oldest = timestamps_.begin() + static_cast<std::ptrdiff_t>(head_);
+    snapshot.first_row_ms = *std::min_element(oldest, oldest + static_cast<std::ptrdiff_t>(first));
+    if (count_ > first) {
+      snapshot.first_row_ms = std::min(
+          snapshot.first_row_ms,
+          *std::min_element(timestamps_.begin(),
+                            timestamps_.begin() + static_cast<std::ptrdiff_t>(count_ - first)));
+    }
+  }
   return snapshot;
 }
 
@@ -220,10 +275,15 @@ WindowSnapshot ModelWindow::snapshot_between(std::int64_t after_ms, std::int64_t
   for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
   WindowSnapshot snapshot;
   snapshot.table = table_from(features_, column_of_, numeric_, codes_, dictionaries,
-                              [&slots](std::size_t r) { return slots[r]; }, slots.size());
+                              ListedSlots{slots}, slots.size());
   snapshot.position = counters_.appended;
   snapshot.boundary_ms = until_ms;
   snapshot.last_row_ms = watermark_ms_;
+  for (const std::size_t s : slots) {
+    if (snapshot.first_row_ms == 0 || timestamps_[s] < snapshot.first_row_ms) {
+      snapshot.first_row_ms = timestamps_[s];
+    }
+  }
   return snapshot;
 }
 
@@ -245,7 +305,7 @@ void ModelWindow::save(BinaryWriter& out) const {
   // Rows oldest first, so a window of another capacity can take them back.
   const WindowSnapshot rows = snapshot_all();
   std::vector<std::int64_t> timestamps(count_);
-  for (std::size_t r = 0; r < count_; ++r) timestamps[r] = timestamps_[slot(r)];
+  if (count_ > 0) ring_copy_out(timestamps_, head_, count_, timestamps.data());
   out.array(timestamps);
   for (const auto& column : rows.table.columns) {
     if (column.kind == FeatureKind::kNumeric) {

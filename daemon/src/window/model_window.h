@@ -3,6 +3,7 @@
 /// categorical, int64 timestamps) with count or time eviction, and the evaluation points that
 /// fall due as rows arrive. Not thread-safe: the pipeline holds the model's lock around it.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -70,6 +71,9 @@ class ModelWindow {
     };
     std::vector<std::string> values;
     std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> index;
+    /// Codes the map gave lately (code + 1, 0 = none), by a cheap hash of the value: features
+    /// have few categories, and most lookups end here, without the map's hash and division.
+    std::array<std::uint32_t, 64> recent{};
     std::uint32_t code(std::string_view value, std::uint64_t& overflow);
   };
 
