@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
     Pipeline pipeline(config, drift::make_cpu_backend(), {});
     pipeline.load_references();
     KafkaSource source(config.sources[0]);
+    source.set_headers_needed(source_needs_headers(config, config.sources[0].name));
     source.start(pipeline, {});
     Clock::time_point first{};
     CpuSpan cpu;

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/pipeline.h"
 #include "sources/kafka_source.h"
 
 using drift::daemon::Header;
@@ -678,4 +679,48 @@ TEST_CASE("Kafka source consume rate matches a bare librdkafka loop", "[.][kafka
       "median: bare loop %.0f records/s (%.0f ns CPU/record), KafkaSource %.0f records/s (%.0f "
       "ns CPU/record); rate ratio %.2f\n",
       bare_rates[2], bare_cpu[2], source_rates[2], source_cpu[2], source_rates[2] / bare_rates[2]);
+}
+
+TEST_CASE("Kafka source leaves headers unread when no model needs them", "[kafka][integration]") {
+  MockCluster mock;
+  const std::string topic = unique_name("preds");
+  mock.create_topic(topic, 2);
+  for (int i = 0; i < 20; ++i) {
+    mock.produce(topic, i % 2, "k" + std::to_string(i), body_of(i % 2, i / 2),
+                 {{"ce-type", "org.kubeflow.serving.inference.request"}});
+  }
+  mock.flush();
+  KafkaSource source(kafka_config(mock, topic, unique_name("grp")));
+  source.set_headers_needed(false);
+  CollectingSink sink;
+  source.start(sink, {});
+  REQUIRE(eventually([&] { return sink.size() >= 20; }));
+  for (const auto& r : sink.records()) CHECK(r.headers.empty());
+  source.stop();
+}
+
+TEST_CASE("Headers are needed by KServe formats and header match rules only", "[kafka][unit]") {
+  const auto config = drift::daemon::parse_config(R"yaml(
+state: {dir: /tmp/driftd}
+sources:
+  - {name: flat, type: kafka, brokers: "b:9092", topics: [t], group_id: g}
+  - {name: routed, type: kafka, brokers: "b:9092", topics: [t], group_id: g}
+  - {name: kserve, type: http, format: kserve-v1}
+models:
+  - name: a
+    sources: [flat]
+    match: {pointer: /model, equals: a}
+    features: [{name: x, pointer: /x}]
+    reference: {bootstrap: 10}
+    window: {size: 10}
+  - name: b
+    sources: [routed]
+    match: {header: ce-inferenceservicename, equals: b}
+    features: [{name: x, pointer: /x}]
+    reference: {bootstrap: 10}
+    window: {size: 10}
+)yaml");
+  CHECK_FALSE(drift::daemon::source_needs_headers(config, "flat"));
+  CHECK(drift::daemon::source_needs_headers(config, "routed"));
+  CHECK(drift::daemon::source_needs_headers(config, "kserve"));
 }

@@ -93,6 +93,10 @@ Daemon::Daemon(Config config) : config_(std::move(config)) {
   std::map<std::string, KafkaSource*, std::less<>> kafka_sources;
   for (std::size_t k = 0; k < sources_.size(); ++k) {
     const SourceConfig& source = config_.sources[k];
+    if (source.type == SourceType::kKafka) {
+      static_cast<KafkaSource*>(sources_[k].get())
+          ->set_headers_needed(source_needs_headers(config_, source.name));
+    }
     if (source.type == SourceType::kKafka && !source.dead_letter_topic.empty()) {
       dead_letter_sources.insert(source.name);
       kafka_sources.emplace(source.name, static_cast<KafkaSource*>(sources_[k].get()));

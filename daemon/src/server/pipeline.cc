@@ -27,6 +27,19 @@ std::filesystem::path bootstrap_path(const Config& config, const std::string& mo
 
 }  // namespace
 
+bool source_needs_headers(const Config& config, std::string_view source) {
+  for (const auto& s : config.sources) {
+    if (s.name == source && s.format != RecordFormat::kFlat) return true;
+  }
+  for (const auto& model : config.models) {
+    const bool fed = model.sources.empty() ||
+                     std::find(model.sources.begin(), model.sources.end(), source) !=
+                         model.sources.end();
+    if (fed && model.match.kind == MatchRule::Kind::kHeader) return true;
+  }
+  return false;
+}
+
 exporters::AlertPolicyConfig to_policy_config(const AlertPolicySettings& settings) {
   exporters::AlertPolicyConfig config;
   config.consecutive = settings.consecutive;

@@ -95,6 +95,10 @@ class EvaluationObserver {
   virtual void evaluated(const EvaluationReport& report) = 0;
 };
 
+/// Whether the records of `source` need their headers: a KServe format (ce-* headers) or a
+/// model fed by it that matches on a header.
+bool source_needs_headers(const Config& config, std::string_view source);
+
 /// The daemon's alert settings as the exporters' policy config.
 exporters::AlertPolicyConfig to_policy_config(const AlertPolicySettings& settings);
 

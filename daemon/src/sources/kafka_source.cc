@@ -96,6 +96,7 @@ struct KafkaSource::Impl {
   rd_kafka_t* producer = nullptr;  // dead letters; null without a dead-letter topic
   std::thread thread;
   RecordSink* sink = nullptr;
+  bool headers_needed = true;
   std::atomic<bool> stopping{false};
   bool started = false;
   bool stopped = false;
@@ -435,6 +436,10 @@ struct KafkaSource::Impl {
   /// Appends the headers of `m` (the next message in batch order without them) to headers_buf.
   void read_headers(rd_kafka_message_t* m) {
     const std::size_t first_header = headers_buf.size();
+    if (!headers_needed) {
+      header_ranges.emplace_back(first_header, 0);
+      return;
+    }
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const char* name = nullptr;
@@ -595,6 +600,8 @@ SourceStatus KafkaSource::status() const {
   st.last_error = s.last_error;
   return st;
 }
+
+void KafkaSource::set_headers_needed(bool needed) { impl_->headers_needed = needed; }
 
 std::map<std::string, std::int64_t> KafkaSource::partition_lags() const {
   std::lock_guard lock(impl_->mu);

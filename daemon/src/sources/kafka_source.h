@@ -60,6 +60,11 @@ class KafkaSource final : public Source {
   /// offset), -1 while none is known; last_error: the latest client error.
   SourceStatus status() const override;
 
+  /// Whether records need their Kafka headers (a header match rule, KServe's ce-* headers).
+  /// Without, headers are never read: that saves an allocation and a cache miss per message.
+  /// Call before start(); the default reads them.
+  void set_headers_needed(bool needed);
+
   /// Consumer lag per assigned partition ("topic/partition"), from the latest statistics
   /// (partitions whose lag is unknown are absent).
   std::map<std::string, std::int64_t> partition_lags() const;
