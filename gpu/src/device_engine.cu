@@ -493,11 +493,13 @@ class CudaEngine final : public Engine {
       check(cudaMemsetAsync(counts, 0, sizeof(unsigned long long) * bin_offsets[f], stream_), "memset");
       std::size_t widest = 1;
       for (std::size_t k = 0; k < f; ++k) widest = std::max<std::size_t>(widest, bin_offsets[k + 1] - bin_offsets[k]);
+      // Every feature privatizes when the widest fits; otherwise none does (the kernel gets the
+      // shared capacity it may use, 0 then, not the constant).
       const std::size_t shared = widest <= tiling::kPsiSharedBins ? widest * sizeof(unsigned int) : 0;
       if (max_rows > 0) {
         psi_kernel<<<grid, kThreads, shared, stream_>>>(
             keys_.get(), window_offsets_.get(), edges_.get(), edge_offsets_.get(), bin_offsets_.get(),
-            counts, static_cast<int>(tiling::kPsiSharedBins));
+            counts, static_cast<int>(shared / sizeof(unsigned int)));
         check(cudaGetLastError(), "PSI kernel");
       }
       std::vector<unsigned long long> host(bin_offsets[f]);
