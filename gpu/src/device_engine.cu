@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,8 @@ void check(cudaError_t err, const char* what) {
   }
 }
 
+std::atomic<std::uint64_t> g_device_bytes{0};
+
 /// A device allocation that grows and never shrinks.
 template <typename T>
 class DeviceBuffer {
@@ -34,15 +37,14 @@ class DeviceBuffer {
   DeviceBuffer() = default;
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { if (ptr_ != nullptr) cudaFree(ptr_); }
+  ~DeviceBuffer() { release(); }
   T* reserve(std::size_t count) {
     if (count > capacity_) {
-      if (ptr_ != nullptr) cudaFree(ptr_);
-      ptr_ = nullptr;
-      capacity_ = 0;
+      release();
       check(cudaMalloc(reinterpret_cast<void**>(&ptr_), std::max<std::size_t>(count, 1) * sizeof(T)),
             "cudaMalloc");
       capacity_ = count;
+      g_device_bytes += bytes();
     }
     return ptr_;
   }
@@ -50,6 +52,15 @@ class DeviceBuffer {
   std::size_t bytes() const { return capacity_ * sizeof(T); }
 
  private:
+  void release() {
+    if (ptr_ != nullptr) {
+      cudaFree(ptr_);
+      g_device_bytes -= bytes();
+    }
+    ptr_ = nullptr;
+    capacity_ = 0;
+  }
+
   T* ptr_ = nullptr;
   std::size_t capacity_ = 0;
 };
@@ -648,6 +659,8 @@ class CudaEngine final : public Engine {
 };
 
 }  // namespace
+
+std::uint64_t device_bytes_in_use() { return g_device_bytes.load(); }
 
 std::unique_ptr<Engine> make_device_engine(int device, std::uint64_t memory_limit) {
   int count = 0;

@@ -66,6 +66,9 @@ class Engine {
                            std::size_t columns, bool float64) = 0;
 };
 
+/// Device bytes the engines hold now (their buffers; 0 without CUDA).
+std::uint64_t device_bytes_in_use();
+
 /// The CUDA engine on `device` with a budget of `memory_limit` bytes (0: the device's free
 /// memory). Throws DeviceError when CUDA is not compiled in or the device cannot be used.
 std::unique_ptr<Engine> make_device_engine(int device, std::uint64_t memory_limit);

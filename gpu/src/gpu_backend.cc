@@ -270,6 +270,8 @@ bool auto_prefers_gpu(const WorkSize& work) {
 
 std::uint64_t gpu_fallback_count() { return g_fallbacks.load(std::memory_order_relaxed); }
 
+std::uint64_t gpu_memory_in_use() { return detail::device_bytes_in_use(); }
+
 void set_warning_sink(std::function<void(std::string_view)> sink_function) {
   const std::lock_guard lock(sink_mutex());
   sink() = std::move(sink_function);

@@ -75,6 +75,8 @@ nlohmann::json report_json(const ModelReport& r) {
 
 Daemon::Daemon(Config config) : config_(std::move(config)) {
   store_ = std::make_unique<CheckpointStore>(config_.state.dir);
+  // GPU fallback warnings in the daemon's own log format.
+  gpu::set_warning_sink([](std::string_view line) { log_line(LogLevel::kWarning, "gpu", line); });
   gpu::GpuOptions gpu_options;
   gpu_options.device = config_.gpu.device;
   gpu_options.memory_limit = config_.gpu.memory_limit;

@@ -194,6 +194,7 @@ exporters::MetricsResponse Exports::scrape(const Pipeline& pipeline,
     metrics_.set_outbox_depth(0);
   }
   metrics_.set_gpu_fallbacks(gpu::gpu_fallback_count());
+  metrics_.set_gpu_memory_bytes(gpu::gpu_memory_in_use());
   if (last_checkpoint_ms != 0) metrics_.set_last_checkpoint(last_checkpoint_ms);
   return metrics_.render(accept_encoding);
 }

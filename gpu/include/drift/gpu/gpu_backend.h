@@ -75,6 +75,9 @@ std::unique_ptr<Backend> select_backend(BackendChoice choice, const GpuOptions& 
 /// Evaluations that fell back from the GPU to the CPU since the process started.
 std::uint64_t gpu_fallback_count();
 
+/// Device memory the GPU backend holds now, in bytes (0 without a GPU backend).
+std::uint64_t gpu_memory_in_use();
+
 /// Where fallback warnings go (one line each, no newline); the default writes to stderr.
 /// Not thread-safe against concurrent evaluations: set it at start-up.
 void set_warning_sink(std::function<void(std::string_view)> sink);
