@@ -26,6 +26,19 @@ std::vector<const ColumnView*> match_columns(const ReferenceProfile& profile,
   return columns;
 }
 
+EvaluationResult result_skeleton(const ReferenceProfile& profile,
+                                 const std::vector<const ColumnView*>& columns,
+                                 std::string_view backend) {
+  EvaluationResult result;
+  result.backend = std::string(backend);
+  result.reference_rows = profile.rows();
+  for (const auto* column : columns) {
+    result.current_rows = std::max<std::uint64_t>(result.current_rows, column->size());
+  }
+  result.features.resize(profile.features().size());
+  return result;
+}
+
 void require_rows(const std::string& feature, std::uint64_t reference, std::uint64_t current,
                   std::uint64_t min_rows) {
   const std::uint64_t needed = std::max<std::uint64_t>(min_rows, 1);

@@ -44,13 +44,7 @@ class CpuBackend final : public Backend {
     const auto& features = profile.features();
     const std::vector<const ColumnView*> columns = match_columns(profile, current);
 
-    EvaluationResult result;
-    result.backend = "cpu";
-    result.reference_rows = profile.rows();
-    for (const auto* column : columns) {
-      result.current_rows = std::max<std::uint64_t>(result.current_rows, column->size());
-    }
-    result.features.resize(features.size());
+    EvaluationResult result = result_skeleton(profile, columns, "cpu");
     tbb::parallel_for(std::size_t{0}, features.size(), [&](std::size_t k) {
       const FeatureProfile& feature = features[k];
       FeatureResult& out = result.features[k];

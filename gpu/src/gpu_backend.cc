@@ -90,13 +90,7 @@ class GpuBackend final : public Backend {
                                       const EvaluationConfig& config,
                                       const std::vector<const ColumnView*>& columns) const {
     const auto& features = profile.features();
-    EvaluationResult result;
-    result.backend = "gpu";
-    result.reference_rows = profile.rows();
-    for (const auto* column : columns) {
-      result.current_rows = std::max<std::uint64_t>(result.current_rows, column->size());
-    }
-    result.features.resize(features.size());
+    EvaluationResult result = result_skeleton(profile, columns, "gpu");
 
     std::vector<detail::NumericReference> references(features.size());
     std::vector<const float*> values(features.size(), nullptr);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "drift/detectors/column.h"
@@ -17,6 +18,12 @@ namespace drift {
 /// when a feature is missing or its kind differs from the reference's.
 std::vector<const ColumnView*> match_columns(const ReferenceProfile& profile,
                                              const SampleView& current);
+
+/// The result both backends fill: `backend`, the reference's rows, the largest current column's
+/// size, and one FeatureResult per profile feature (still empty).
+EvaluationResult result_skeleton(const ReferenceProfile& profile,
+                                 const std::vector<const ColumnView*>& columns,
+                                 std::string_view backend);
 
 /// Throws InputError when either side has fewer than max(min_rows, 1) non-missing rows.
 void require_rows(const std::string& feature, std::uint64_t reference, std::uint64_t current,
