@@ -3,12 +3,18 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "drift/detectors/psi.h"
 #include "drift/detectors/sort.h"
 
 namespace drift {
+
+std::uint64_t ReferenceProfile::next_instance_id() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 namespace {
 

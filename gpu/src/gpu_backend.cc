@@ -3,7 +3,6 @@
 // the CPU backend.
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cstring>
 #include <iostream>
 #include <mutex>
@@ -212,22 +211,9 @@ std::unique_ptr<Backend> make_gpu_backend(std::unique_ptr<Engine> engine, bool a
 }
 
 std::uint64_t profile_key(const ReferenceProfile& profile) {
-  // The address alone could be reused by a later profile; sizes, end values and edges make a
-  // stale hit require a profile of the same shape with the same extremes and edges.
+  // Each built or deserialized profile has its own id (copies, being equal, share it).
   std::uint64_t hash = 14695981039346656037ULL;
-  hash = fnv_value(hash, reinterpret_cast<std::uintptr_t>(&profile));
-  hash = fnv_value(hash, profile.features().size());
-  for (const FeatureProfile& feature : profile.features()) {
-    const auto& sorted = feature.numeric.sorted;
-    hash = fnv_value(hash, sorted.size());
-    if (!sorted.empty()) {
-      hash = fnv_value(hash, std::bit_cast<std::uint32_t>(sorted.front()));
-      hash = fnv_value(hash, std::bit_cast<std::uint32_t>(sorted[sorted.size() / 2]));
-      hash = fnv_value(hash, std::bit_cast<std::uint32_t>(sorted.back()));
-    }
-    const auto& edges = feature.numeric.inner_edges;
-    hash = fnv(hash, edges.data(), edges.size() * sizeof(double));
-  }
+  hash = fnv_value(hash, profile.instance_id());
   return hash;
 }
 

@@ -320,6 +320,13 @@ TEST_CASE("the device cache key tells different profiles apart", "[unit]") {
   const auto pb = make_profile(b, false);
   CHECK(detail::profile_key(pa) == detail::profile_key(pa));
   CHECK(detail::profile_key(pa) != detail::profile_key(pb));
+  // An equal profile built again (it may sit where a freed one was) is a new key too; a copy,
+  // being the same immutable content, shares it.
+  const auto again = make_profile(a, false);
+  CHECK(again == pa);
+  CHECK(detail::profile_key(again) != detail::profile_key(pa));
+  const auto copy = pa;
+  CHECK(detail::profile_key(copy) == detail::profile_key(pa));
 }
 
 TEST_CASE("a device error falls back to the CPU with a warning and a count", "[unit]") {

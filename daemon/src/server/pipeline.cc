@@ -103,8 +103,9 @@ struct Pipeline::Model {
   /// Stepped by the evaluator only; committed under both jobs_mutex_ and `mutex`, so a
   /// checkpoint holds exactly the steps of the evaluations it does not hold as pending.
   exporters::AlertPolicy policy;
-  /// reference_version() of `versioned` (hashing a large profile is done once per profile).
-  const ReferenceProfile* versioned = nullptr;
+  /// The reference version of the profile with instance id `versioned` (hashing a large
+  /// profile is done once per profile; 0: none yet).
+  std::uint64_t versioned = 0;
   std::string reference_version;
 };
 
@@ -564,7 +565,9 @@ void Pipeline::evaluate(const Job& job) {
   {
     const std::lock_guard lock(model.mutex);
     profile = model.profile;
-    if (model.versioned == profile.get()) reference_version = model.reference_version;
+    if (profile && model.versioned == profile->instance_id()) {
+      reference_version = model.reference_version;
+    }
     model_version = model.version;
   }
   if (reference_version.empty() && profile) {
@@ -619,7 +622,7 @@ void Pipeline::evaluate(const Job& job) {
       model.last_position = job.snapshot->position;
       model.last_ms = finished_ms;
       model.policy = std::move(policy);
-      model.versioned = profile.get();
+      model.versioned = profile->instance_id();
       model.reference_version = reference_version;
     }
   }

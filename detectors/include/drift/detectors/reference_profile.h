@@ -70,13 +70,20 @@ class ReferenceProfile {
 
   bool operator==(const ReferenceProfile& other) const;
 
+  /// Unique to each profile built or deserialized in this process (copies share it: profiles
+  /// are immutable). Caches of derived state (the GPU's resident reference) key on it, so a
+  /// new profile at a reused address is never mistaken for the old one. Not part of ==.
+  std::uint64_t instance_id() const { return instance_id_; }
+
  private:
   static ReferenceProfile parse(std::span<const std::byte> payload);
+  static std::uint64_t next_instance_id();
 
   ProfileOptions options_;
   std::uint64_t rows_ = 0;
   std::vector<FeatureProfile> features_;
   std::optional<MmdReference> mmd_;
+  std::uint64_t instance_id_ = next_instance_id();
 };
 
 /// A serialized profile that cannot be read back.
