@@ -38,6 +38,7 @@ void evaluate_numeric(const FeatureProfile& profile, const ColumnView& column,
 class CpuBackend final : public Backend {
  public:
   std::string_view name() const override { return "cpu"; }
+  using Backend::evaluate;  // the WindowOrigin overload: nothing resident to reuse here
 
   EvaluationResult evaluate(const ReferenceProfile& profile, const SampleView& current,
                             const EvaluationConfig& config) const override {

@@ -50,6 +50,10 @@ class DeviceBuffer {
   }
   T* get() const { return ptr_; }
   std::size_t bytes() const { return capacity_ * sizeof(T); }
+  void swap(DeviceBuffer& other) {
+    std::swap(ptr_, other.ptr_);
+    std::swap(capacity_, other.capacity_);
+  }
 
  private:
   void release() {
@@ -406,10 +410,11 @@ class CudaEngine final : public Engine {
     reference_bytes_ = bytes;
     reference_key_ = key;
     has_reference_ = true;
+    window_stream_ = 0;  // a new reference may order features differently: no reuse
   }
 
-  void upload_window(const std::vector<const float*>& columns,
-                     const std::vector<std::size_t>& rows) override {
+  void upload_window(const std::vector<const float*>& columns, const std::vector<std::size_t>& rows,
+                     std::uint64_t stream, std::uint64_t end) override {
     select();
     if (!has_reference_ || columns.size() != features_) {
       throw DeviceError("window upload without a matching resident reference");
@@ -427,28 +432,57 @@ class CudaEngine final : public Engine {
     check(cub::DeviceRadixSort::SortKeys(nullptr, scratch, static_cast<const float*>(nullptr),
                                          static_cast<float*>(nullptr), static_cast<int>(max_rows)),
           "sort scratch query");
+    // raw_ and its spare (the previous window, for reuse) besides what the pass needs.
     const std::uint64_t needed =
-        reference_bytes_ + tiling::numeric_window_bytes(elements, features_,
-                                                        host_edge_offsets_[features_] + features_,
-                                                        scratch);
+        reference_bytes_ + 2 * sizeof(float) * elements +
+        tiling::numeric_window_bytes(elements, features_, host_edge_offsets_[features_] + features_,
+                                     scratch);
     budget(needed, "a window of " + std::to_string(elements) + " values over " +
                        std::to_string(features_) + " features");
-    auto* staging = static_cast<float*>(pinned_.reserve(sizeof(float) * elements));
-    for (std::size_t k = 0; k < features_; ++k) {
-      if (rows[k] != 0) std::memcpy(staging + offsets[k], columns[k], sizeof(float) * rows[k]);
+    // Rows the previous window of this stream holds are copied on the device; only the newest
+    // rows cross PCIe.
+    std::vector<tiling::WindowReuse> reuse(features_);
+    const bool same_stream = stream != 0 && stream == window_stream_;
+    for (std::size_t k = 0; k < features_ && same_stream; ++k) {
+      reuse[k] = tiling::plan_window_reuse(window_end_, window_rows_[k], end, rows[k]);
     }
-    float* raw = raw_.reserve(elements);
-    check(cudaMemcpyAsync(raw, staging, sizeof(float) * elements, cudaMemcpyHostToDevice, stream_),
-          "window upload");
+    std::uint64_t sent = 0;
+    for (std::size_t k = 0; k < features_; ++k) sent += rows[k] - reuse[k].kept;
+    auto* staging = static_cast<float*>(pinned_.reserve(sizeof(float) * std::max<std::uint64_t>(sent, 1)));
+    float* next = spare_.reserve(elements);
+    std::uint64_t at = 0;
+    for (std::size_t k = 0; k < features_; ++k) {
+      const std::size_t kept = reuse[k].kept;
+      if (kept != 0) {
+        check(cudaMemcpyAsync(next + offsets[k], raw_.get() + window_offsets_host_[k] + reuse[k].from,
+                              sizeof(float) * kept, cudaMemcpyDeviceToDevice, stream_),
+              "window reuse");
+      }
+      const std::size_t fresh = rows[k] - kept;
+      if (fresh != 0) {
+        std::memcpy(staging + at, columns[k] + kept, sizeof(float) * fresh);
+        check(cudaMemcpyAsync(next + offsets[k] + kept, staging + at, sizeof(float) * fresh,
+                              cudaMemcpyHostToDevice, stream_), "window upload");
+        at += fresh;
+      }
+    }
     upload(window_offsets_, offsets);
     keys_.reserve(elements);
     sorted_.reserve(elements);
     scratch_.reserve(scratch);
     scratch_bytes_ = scratch;
-    window_offsets_host_ = offsets;
-    // The upload must finish before the pinned buffer is reused by the next call.
+    // The copies must finish before the pinned buffer is reused by the next call (upload()
+    // above synchronized the stream).
     check(cudaStreamSynchronize(stream_), "window upload");
+    raw_.swap(spare_);
+    window_offsets_host_ = offsets;
+    window_stream_ = stream;
+    window_end_ = end;
+    window_rows_ = rows;
+    values_uploaded_ += sent;
   }
+
+  std::uint64_t values_uploaded() const override { return values_uploaded_; }
 
   NumericOutput run_numeric(bool ks, bool psi) override {
     select();
@@ -641,6 +675,11 @@ class CudaEngine final : public Engine {
   PinnedBuffer pinned_;
   std::vector<unsigned long long> window_offsets_host_;
   DeviceBuffer<float> raw_;
+  DeviceBuffer<float> spare_;  // the next window is assembled here, then swapped with raw_
+  std::uint64_t window_stream_ = 0;
+  std::uint64_t window_end_ = 0;
+  std::vector<std::size_t> window_rows_;
+  std::uint64_t values_uploaded_ = 0;
   DeviceBuffer<float> keys_;
   DeviceBuffer<float> sorted_;
   DeviceBuffer<unsigned char> scratch_;

@@ -52,9 +52,14 @@ class Engine {
   virtual void load_reference(std::uint64_t key, const std::vector<NumericReference>& features) = 0;
   /// Uploads the current columns of the resident reference's features (one per feature, in
   /// order; a null pointer with 0 rows for a feature that is not evaluated) through pinned
-  /// buffers.
+  /// buffers. With `stream` != 0 the columns hold rows [end - rows, end) of that append-only
+  /// stream, and rows the previous window of the same stream (and reference) already put on
+  /// the device are copied there instead of sent again (tiling::plan_window_reuse).
   virtual void upload_window(const std::vector<const float*>& columns,
-                             const std::vector<std::size_t>& rows) = 0;
+                             const std::vector<std::size_t>& rows, std::uint64_t stream,
+                             std::uint64_t end) = 0;
+  /// Current values sent from the host so far (all uploads).
+  virtual std::uint64_t values_uploaded() const = 0;
   /// KS (ranks of the sorted window in the sorted reference) and PSI counts of the uploaded
   /// window against the resident reference.
   virtual NumericOutput run_numeric(bool ks, bool psi) = 0;

@@ -65,6 +65,12 @@ class GpuBackend final : public Backend {
 
   EvaluationResult evaluate(const ReferenceProfile& profile, const SampleView& current,
                             const EvaluationConfig& config) const override {
+    return evaluate(profile, current, config, WindowOrigin{});
+  }
+
+  EvaluationResult evaluate(const ReferenceProfile& profile, const SampleView& current,
+                            const EvaluationConfig& config,
+                            const WindowOrigin& origin) const override {
     // Untestable input is an InputError on every backend, never a fallback.
     const std::vector<const ColumnView*> columns = match_columns(profile, current);
     if (auto_mode_ && !auto_prefers_gpu(estimate_work(profile, current, config))) {
@@ -76,7 +82,7 @@ class GpuBackend final : public Backend {
     }
     try {
       const std::lock_guard lock(mutex_);
-      return evaluate_on_device(profile, current, config, columns);
+      return evaluate_on_device(profile, current, config, columns, origin);
     } catch (const detail::DeviceError& e) {
       g_fallbacks.fetch_add(1, std::memory_order_relaxed);
       warn(std::string("driftd: GPU evaluation failed, evaluating on the CPU: ") + e.what());
@@ -87,7 +93,8 @@ class GpuBackend final : public Backend {
  private:
   EvaluationResult evaluate_on_device(const ReferenceProfile& profile, const SampleView& current,
                                       const EvaluationConfig& config,
-                                      const std::vector<const ColumnView*>& columns) const {
+                                      const std::vector<const ColumnView*>& columns,
+                                      const WindowOrigin& origin) const {
     const auto& features = profile.features();
     EvaluationResult result = result_skeleton(profile, columns, "gpu");
 
@@ -112,7 +119,7 @@ class GpuBackend final : public Backend {
 
     if (any_numeric) {
       engine_->load_reference(detail::profile_key(profile), references);
-      engine_->upload_window(values, rows);
+      engine_->upload_window(values, rows, origin.stream, origin.end);
       const detail::NumericOutput counts = engine_->run_numeric(config.tests.ks, config.tests.psi);
       for (std::size_t k = 0; k < features.size(); ++k) {
         if (features[k].kind != FeatureKind::kNumeric) continue;

@@ -31,6 +31,17 @@ std::uint64_t mmd_pass_bytes(std::uint64_t rows, std::uint64_t dimensions, std::
          sizeof(double) * (tiles * (2 * columns + 1) + 2 * columns + 1);
 }
 
+WindowReuse plan_window_reuse(std::uint64_t prev_end, std::size_t prev_rows, std::uint64_t end,
+                              std::size_t rows) {
+  if (prev_rows == 0 || rows == 0 || prev_end < prev_rows || end < rows || end < prev_end) {
+    return {};
+  }
+  const std::uint64_t prev_start = prev_end - prev_rows;
+  const std::uint64_t start = end - rows;
+  if (start < prev_start || start >= prev_end) return {};
+  return {static_cast<std::size_t>(start - prev_start), static_cast<std::size_t>(prev_end - start)};
+}
+
 std::size_t blocks_per_feature(std::size_t elements, std::size_t threads, std::size_t max_blocks) {
   return std::clamp<std::size_t>(ceil_div(elements, threads), 1, std::max<std::size_t>(max_blocks, 1));
 }

@@ -56,6 +56,17 @@ std::uint64_t numeric_window_bytes(std::uint64_t elements, std::uint64_t feature
 /// float64 (within, cross) pair per column plus a total.
 std::uint64_t mmd_pass_bytes(std::uint64_t rows, std::uint64_t dimensions, std::uint64_t columns);
 
+/// How a window that holds rows [end - rows, end) of an append-only stream reuses the device copy
+/// of the previous window of that stream, rows [prev_end - prev_rows, prev_end): its first
+/// `kept` rows are the previous copy's rows from index `from`; the remaining rows - kept (the
+/// newest) are uploaded. kept == 0 when nothing can be reused (a restart, a gap, going back).
+struct WindowReuse {
+  std::size_t from = 0;
+  std::size_t kept = 0;
+};
+WindowReuse plan_window_reuse(std::uint64_t prev_end, std::size_t prev_rows, std::uint64_t end,
+                              std::size_t rows);
+
 /// Blocks per feature for an elementwise kernel over `elements` values: enough to fill the
 /// device, at most `max_blocks`, at least one.
 std::size_t blocks_per_feature(std::size_t elements, std::size_t threads, std::size_t max_blocks);

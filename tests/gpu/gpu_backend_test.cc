@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
+#include <type_traits>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -87,13 +89,26 @@ class HostEngine final : public detail::Engine {
   void load_reference(std::uint64_t, const std::vector<detail::NumericReference>& f) override {
     reference_ = f;
   }
-  void upload_window(const std::vector<const float*>& columns,
-                     const std::vector<std::size_t>& rows) override {
-    window_.assign(columns.size(), {});
+  // Keeps rows of the previous window of the same stream as the CUDA engine does, so the
+  // backend's stream bookkeeping and the reuse plan are checked against whole uploads.
+  void upload_window(const std::vector<const float*>& columns, const std::vector<std::size_t>& rows,
+                     std::uint64_t stream, std::uint64_t end) override {
+    std::vector<std::vector<float>> next(columns.size());
     for (std::size_t k = 0; k < columns.size(); ++k) {
-      if (rows[k] != 0) window_[k].assign(columns[k], columns[k] + rows[k]);
+      tiling::WindowReuse reuse;
+      if (stream != 0 && stream == stream_ && k < window_.size()) {
+        reuse = tiling::plan_window_reuse(end_, window_[k].size(), end, rows[k]);
+      }
+      next[k].assign(window_.empty() ? nullptr : window_[k].data() + reuse.from,
+                     window_.empty() ? nullptr : window_[k].data() + reuse.from + reuse.kept);
+      next[k].insert(next[k].end(), columns[k] + reuse.kept, columns[k] + rows[k]);
+      uploaded_ += rows[k] - reuse.kept;
     }
+    window_ = std::move(next);
+    stream_ = stream;
+    end_ = end;
   }
+  std::uint64_t values_uploaded() const override { return uploaded_; }
   detail::NumericOutput run_numeric(bool ks, bool psi) override {
     detail::NumericOutput out;
     out.bin_offsets.push_back(0);
@@ -168,6 +183,9 @@ class HostEngine final : public detail::Engine {
  private:
   std::vector<detail::NumericReference> reference_;
   std::vector<std::vector<float>> window_;
+  std::uint64_t stream_ = 0;
+  std::uint64_t end_ = 0;
+  std::uint64_t uploaded_ = 0;
   std::vector<float> pooled_;
   std::size_t rows_ = 0;
   std::size_t d_ = 0;
@@ -180,7 +198,9 @@ class FailingEngine final : public detail::Engine {
   void load_reference(std::uint64_t, const std::vector<detail::NumericReference>&) override {
     throw detail::DeviceError("CUDA error in cudaMalloc: out of memory");
   }
-  void upload_window(const std::vector<const float*>&, const std::vector<std::size_t>&) override {}
+  void upload_window(const std::vector<const float*>&, const std::vector<std::size_t>&,
+                     std::uint64_t, std::uint64_t) override {}
+  std::uint64_t values_uploaded() const override { return 0; }
   detail::NumericOutput run_numeric(bool, bool) override { return {}; }
   void load_pooled(const float*, std::size_t, std::size_t) override {
     throw detail::DeviceError("CUDA error in cudaMalloc: out of memory");
@@ -189,6 +209,21 @@ class FailingEngine final : public detail::Engine {
     return {};
   }
 };
+
+/// Rows [begin, begin + rows) of `t`: a count window over a stream that `t` holds.
+Table slice(const Table& t, std::size_t begin, std::size_t rows) {
+  Table out;
+  out.names = t.names;
+  out.dictionary = t.dictionary;
+  const auto cut = [&](const auto& column) {
+    using Column = std::decay_t<decltype(column)>;
+    return Column(column.begin() + static_cast<std::ptrdiff_t>(begin),
+                  column.begin() + static_cast<std::ptrdiff_t>(begin + rows));
+  };
+  for (const auto& column : t.numeric) out.numeric.push_back(cut(column));
+  for (const auto& column : t.codes) out.codes.push_back(cut(column));
+  return out;
+}
 
 drift::ReferenceProfile make_profile(const Table& t, bool mmd) {
   drift::ProfileOptions options;
@@ -358,6 +393,59 @@ TEST_CASE("untestable input is an error on the GPU backend, not a fallback", "[u
   CHECK(drift::gpu::gpu_fallback_count() == before);
 }
 
+TEST_CASE("window reuse keeps the rows two windows of a stream share", "[unit]") {
+  // Sliding by 250 in a window of 1000: the first 750 rows are the previous copy's last 750.
+  auto r = tiling::plan_window_reuse(1000, 1000, 1250, 1000);
+  CHECK(r.from == 250);
+  CHECK(r.kept == 750);
+  // Growing (a count window filling up): everything so far is kept.
+  r = tiling::plan_window_reuse(300, 300, 500, 500);
+  CHECK(r.from == 0);
+  CHECK(r.kept == 300);
+  // Tumbling, a gap, going back, an empty side: nothing to reuse.
+  for (const auto& [pe, pr, e, n] : std::vector<std::array<std::uint64_t, 4>>{
+           {1000, 1000, 2000, 1000}, {1000, 500, 2000, 500}, {1000, 1000, 900, 500},
+           {1000, 0, 1100, 100}, {1000, 1000, 1100, 0}, {100, 200, 300, 100}, {1000, 1000, 1000, 1100}}) {
+    INFO(pe << " " << pr << " " << e << " " << n);
+    CHECK(tiling::plan_window_reuse(pe, pr, e, n).kept == 0);
+  }
+  // The same window again: all of it.
+  r = tiling::plan_window_reuse(1000, 400, 1000, 400);
+  CHECK(r.from == 0);
+  CHECK(r.kept == 400);
+}
+
+TEST_CASE("sliding windows of one stream send only their new rows and match the CPU", "[unit]") {
+  auto engine = std::make_unique<HostEngine>();
+  const HostEngine* host = engine.get();
+  const auto backend = detail::make_gpu_backend(std::move(engine), false);
+  const auto cpu = drift::make_cpu_backend();
+  const Table ref = make_table(200, 3, 0.0f);
+  const Table stream = make_table(700, 9, 0.3f);
+  const auto profile = make_profile(ref, false);
+  const auto config = all_tests(false, 0);
+  const std::size_t numeric = stream.numeric.size();
+  std::uint64_t expected = 0;
+  std::size_t previous_end = 0;
+  // A count window of 300 rows sliding by 100 (the first two evaluations still filling).
+  for (const std::size_t end : {100u, 200u, 300u, 400u, 500u, 700u}) {
+    const std::size_t rows = std::min<std::size_t>(end, 300);
+    const Table window = slice(stream, end - rows, rows);
+    INFO("window ending at " << end);
+    const auto g = backend->evaluate(profile, window.view(), config, drift::WindowOrigin{42, end});
+    require_same(g, cpu->evaluate(profile, window.view(), config));
+    // Only the rows appended since the previous window (all of them while it fills).
+    expected += numeric * (end - previous_end < rows ? end - previous_end : rows);
+    previous_end = end;
+    CHECK(host->values_uploaded() == expected);
+  }
+  // Another stream (or a restarted one) sends the whole window.
+  const Table other = slice(stream, 400, 300);
+  const auto g = backend->evaluate(profile, other.view(), config, drift::WindowOrigin{43, 700});
+  require_same(g, cpu->evaluate(profile, other.view(), config));
+  CHECK(host->values_uploaded() == expected + numeric * 300);
+}
+
 TEST_CASE("the GPU backend's host side turns device counts into the CPU's results", "[unit]") {
   // HostEngine returns what the kernels promise, computed by brute force: any difference here
   // is in the host finishing code (KS division, PSI shares, MMD plumbing and bit packing).
@@ -440,6 +528,28 @@ TEST_CASE("GPU MMD matches the CPU statistic and p-value for the same seed", "[g
       require_same(g, cpu->evaluate(profile, cur.view(), config));
     }
   }
+}
+
+TEST_CASE("GPU sliding windows reuse their resident rows and match the CPU", "[gpu]") {
+  const auto gpu = device_backend_or_skip();
+  if (!gpu) return;
+  const auto cpu = drift::make_cpu_backend();
+  const Table ref = make_table(5000, 21, 0.0f);
+  const Table stream = make_table(60000, 22, 0.1f);
+  const auto profile = make_profile(ref, false);
+  const auto config = all_tests(false, 0);
+  // Window 20000 sliding by 7000 (not a multiple of any tile), then a restart of the stream.
+  for (const std::size_t end : {7000u, 14000u, 21000u, 28000u, 35000u, 60000u}) {
+    const std::size_t rows = std::min<std::size_t>(end, 20000);
+    const Table window = slice(stream, end - rows, rows);
+    INFO("window ending at " << end);
+    const auto g = gpu->evaluate(profile, window.view(), config, drift::WindowOrigin{5, end});
+    CHECK(g.backend == "gpu");
+    require_same(g, cpu->evaluate(profile, window.view(), config));
+  }
+  const Table restarted = slice(stream, 1000, 20000);
+  require_same(gpu->evaluate(profile, restarted.view(), config, drift::WindowOrigin{6, 21000}),
+               cpu->evaluate(profile, restarted.view(), config));
 }
 
 TEST_CASE("a window over the GPU memory budget falls back to the CPU", "[gpu]") {

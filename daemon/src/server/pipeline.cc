@@ -106,6 +106,8 @@ struct Pipeline::Model {
   /// The reference version of the profile with instance id `versioned` (hashing a large
   /// profile is done once per profile; 0: none yet).
   std::uint64_t versioned = 0;
+  /// Bumped whenever `window` is replaced: its rows then start a new stream (WindowOrigin).
+  std::uint64_t window_epoch = 0;
   std::string reference_version;
 };
 
@@ -366,6 +368,7 @@ void Pipeline::restart_for_version(Model& model, std::string_view version) {
                                                      : ""));
   model.window = ModelWindow(model.config.features, model.config.window,
                              options_.time_window_max_rows);
+  ++model.window_epoch;
   if (model.config.reference.bootstrap > 0 && model.reference_origin != "api") {
     std::error_code ec;
     std::filesystem::remove(bootstrap_path(config_, model.config.name), ec);
@@ -395,6 +398,10 @@ void Pipeline::append_rows(std::size_t model_index, const DecodedRows& rows,
     if (!model.profile) {
       ++model.skipped;
     } else {
+      if (!model.config.window.time_based()) {
+        // Model and window epoch: unique within this process, and never 0.
+        snapshot.stream = (std::uint64_t{model_index + 1} << 40) | (model.window_epoch & 0xffffffffffULL);
+      }
       due.push_back(std::move(snapshot));
     }
   }
@@ -579,8 +586,9 @@ void Pipeline::evaluate(const Job& job) {
   std::optional<exporters::AlertEvent> alert;
   std::int64_t finished_ms = 0;  // one reading for the report, /v1/models and metrics
   try {
-    EvaluationResult result = backend_->evaluate(*profile, job.snapshot->table.view(),
-                                                 model.config.evaluation);
+    EvaluationResult result =
+        backend_->evaluate(*profile, job.snapshot->table.view(), model.config.evaluation,
+                           WindowOrigin{job.snapshot->stream, job.snapshot->position});
     result.reference_rows = profile->rows();
     result.current_rows = job.snapshot->table.rows;
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -785,6 +793,7 @@ void Pipeline::restore(std::span<const std::byte> payload) {
                std::string(e.what()) + "; model '" + name + "' starts with an empty window");
       model.window = ModelWindow(model.config.features, model.config.window,
                                  options_.time_window_max_rows);
+      ++model.window_epoch;
     }
   }
   {

@@ -25,6 +25,9 @@ struct WindowSnapshot {
   std::int64_t boundary_ms = 0;   ///< time windows: the evaluation time; count windows: 0
   std::int64_t last_row_ms = 0;   ///< timestamp of the newest row appended so far
   std::int64_t first_row_ms = 0;  ///< timestamp of the oldest row in `table` (0: unknown)
+  /// Count windows: an id of the window's row stream, set by the pipeline (WindowOrigin: a
+  /// GPU backend re-sends only rows it does not hold). 0: unknown.
+  std::uint64_t stream = 0;
 };
 
 /// Counters a window keeps (they survive checkpoints).
