@@ -36,6 +36,14 @@ EvaluationResult result_skeleton(const ReferenceProfile& profile,
     result.current_rows = std::max<std::uint64_t>(result.current_rows, column->size());
   }
   result.features.resize(profile.features().size());
+  for (std::size_t k = 0; k < result.features.size(); ++k) {
+    const FeatureProfile& feature = profile.features()[k];
+    FeatureResult& out = result.features[k];
+    out.name = feature.name;
+    out.kind = feature.kind;
+    out.missing_reference = feature.missing;
+    out.rows_reference = feature.rows - feature.missing;
+  }
   return result;
 }
 

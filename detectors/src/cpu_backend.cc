@@ -49,10 +49,6 @@ class CpuBackend final : public Backend {
     tbb::parallel_for(std::size_t{0}, features.size(), [&](std::size_t k) {
       const FeatureProfile& feature = features[k];
       FeatureResult& out = result.features[k];
-      out.name = feature.name;
-      out.kind = feature.kind;
-      out.missing_reference = feature.missing;
-      out.rows_reference = feature.rows - feature.missing;
       if (feature.kind == FeatureKind::kNumeric) {
         evaluate_numeric(feature, *columns[k], config, out);
       } else {

@@ -104,11 +104,6 @@ class GpuBackend final : public Backend {
     bool any_numeric = false;
     for (std::size_t k = 0; k < features.size(); ++k) {
       const FeatureProfile& feature = features[k];
-      FeatureResult& out = result.features[k];
-      out.name = feature.name;
-      out.kind = feature.kind;
-      out.missing_reference = feature.missing;
-      out.rows_reference = feature.rows - feature.missing;
       if (feature.kind != FeatureKind::kNumeric) continue;
       any_numeric = true;
       references[k] = {feature.numeric.sorted.data(), feature.numeric.sorted.size(),

@@ -20,7 +20,7 @@ std::vector<const ColumnView*> match_columns(const ReferenceProfile& profile,
                                              const SampleView& current);
 
 /// The result both backends fill: `backend`, the reference's rows, the largest current column's
-/// size, and one FeatureResult per profile feature (still empty).
+/// size, and one FeatureResult per profile feature with its name, kind and reference counts.
 EvaluationResult result_skeleton(const ReferenceProfile& profile,
                                  const std::vector<const ColumnView*>& columns,
                                  std::string_view backend);

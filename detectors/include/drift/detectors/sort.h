@@ -12,8 +12,8 @@ namespace drift {
 /// features.
 void sort_floats(std::span<float> values);
 
-/// Copies the non-missing (finite) values of `values` into `out` and returns how many were
-/// missing. `out` is resized.
+/// Copies the non-missing (finite) values of `values` into `out`, -0 as +0, and returns how many
+/// were missing. `out` is resized.
 std::size_t copy_finite(std::span<const float> values, std::vector<float>& out);
 
 }  // namespace drift
