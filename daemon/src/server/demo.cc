@@ -168,7 +168,7 @@ std::string demo_config_yaml(const DemoOptions& o, const std::string& brokers) {
          "    window: {size: 10000, slide: 5000, min_rows: 2000}\n"
          "    tests:\n      ks: {}\n      psi: {bins: 10}\n      chi2: {}\n"
          "      mmd: {features: [amount, age, score], permutations: 200, max_rows: 2000}\n"
-         "    p_value: 0.05\n    correction: bonferroni\n" +
+         "    p_value: 0.01\n    correction: bonferroni\n" +
          demo_alerts_yaml(o);
 }
 
@@ -285,7 +285,8 @@ int demo_main(std::span<const std::string_view> args, std::ostream& out, std::os
     });
 
     std::uint64_t seen = 0;
-    bool drift_found = false;
+    bool drift_found = false;  // the alert fired: two drifting windows in a row
+    bool firing = false;
     timespec tick{1, 0};
     for (;;) {
       const int signal = sigtimedwait(&signals, nullptr, &tick);
@@ -308,7 +309,12 @@ int demo_main(std::span<const std::string_view> args, std::ostream& out, std::os
             << " at row " << report.last_evaluation_position << ", window " << report.current_rows
             << " rows: " << (result["drift"] == true ? "DRIFT DETECTED:" + drifted : "no drift")
             << std::endl;
-        if (result["drift"] == true) drift_found = true;
+        if (report.alert_firing != firing) {
+          firing = report.alert_firing;
+          out << "[" << elapsed.count() << "s] model fraud: ALERT "
+              << (firing ? "FIRING (drift in 2 windows in a row)" : "RESOLVED") << std::endl;
+          if (firing) drift_found = true;
+        }
       }
       if (drift_found && options.exit_on_drift) break;
       if (options.duration.count() > 0 && elapsed >= options.duration) {
