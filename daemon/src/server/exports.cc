@@ -9,7 +9,6 @@
 
 #include "drift/gpu/gpu_backend.h"
 #include "server/log.h"
-#include "sources/kafka_source.h"
 
 namespace drift::daemon {
 
@@ -172,13 +171,11 @@ exporters::MetricsResponse Exports::scrape(const Pipeline& pipeline,
     m.bytes_received = status.bytes_received;
     m.records_dropped = status.records_dropped;
     m.queue_depth = status.queue_depth;
-    if (const auto* kafka = dynamic_cast<const KafkaSource*>(source.get())) {
-      for (const auto& [stream, lag] : kafka->partition_lags()) {
-        const std::size_t slash = stream.rfind('/');
-        if (slash == std::string::npos) continue;
-        m.lag.push_back({stream.substr(0, slash),
-                         static_cast<std::int32_t>(std::stol(stream.substr(slash + 1))), lag});
-      }
+    for (const auto& [stream, lag] : status.partition_lags) {
+      const std::size_t slash = stream.rfind('/');
+      if (slash == std::string::npos) continue;
+      m.lag.push_back({stream.substr(0, slash),
+                       static_cast<std::int32_t>(std::stol(stream.substr(slash + 1))), lag});
     }
     metrics_.set_source(m);
   }

@@ -597,6 +597,7 @@ SourceStatus KafkaSource::status() const {
     st.lag = 0;
     for (const auto& [stream, lag] : s.lags) st.lag += lag;
   }
+  st.partition_lags = s.lags;
   st.last_error = s.last_error;
   return st;
 }

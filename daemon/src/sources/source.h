@@ -3,6 +3,7 @@
 /// delivering batches to a RecordSink, acknowledging positions once a checkpoint covers them.
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@ struct SourceStatus {
   std::string type;                 ///< "kafka" | "http" | "file"
   bool connected = false;           ///< kafka: group joined; file: file open; http: listening
   std::int64_t lag = -1;            ///< records behind (kafka consumer lag), -1 unknown
+  /// Kafka: the known lag of each assigned partition, by stream ("topic/partition").
+  std::map<std::string, std::int64_t> partition_lags;
   std::uint64_t records_received = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t records_dropped = 0;  ///< refused for back-pressure (HTTP 503)
