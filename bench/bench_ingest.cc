@@ -5,7 +5,8 @@
 // record on each side (steadier than rates when other work shares the machine). Also reports
 // peak RSS for the window size used.
 //
-//   bench_ingest [--records 400000] [--partitions 64] [--window 100000] [--cpus 1|2] [--json FILE]
+//   bench_ingest [--records 400000] [--partitions 64] [--window 100000] [--cpus 1|2] [--rounds 5]
+//                [--bare 0|1] [--json FILE]
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <sched.h>
@@ -35,6 +36,7 @@ struct Args {
   std::uint64_t window = 100000;
   int cpus = 0;
   int rounds = 5;
+  bool bare = true;  // --bare 0 skips the bare consumer's rounds (for profiling driftd's side)
   std::string json;
 };
 
@@ -49,6 +51,7 @@ Args parse(int argc, char** argv) {
     else if (flag == "--cpus") a.cpus = std::stoi(v);
     else if (flag == "--rounds") a.rounds = std::stoi(v);
     else if (flag == "--json") a.json = v;
+    else if (flag == "--bare") a.bare = v != "0";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -259,7 +262,7 @@ int main(int argc, char** argv) {
   std::vector<double> driftd_cpu;
   for (int round = 0; round < args.rounds; ++round) {
     double bare_us = 0.0;
-    const double bare = bare_consumer_rate(brokers, args.records, round, bare_us);
+    const double bare = args.bare ? bare_consumer_rate(brokers, args.records, round, bare_us) : 1.0;
     Config config = pipeline_config(brokers, args.window, round);
     std::filesystem::create_directories(config.state.dir);
     Pipeline pipeline(config, drift::make_cpu_backend(), {});

@@ -1,5 +1,7 @@
 #include "drift/exporters/webhook_sender.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
@@ -253,7 +255,10 @@ void WebhookSender::start() {
   }
   for (auto& worker : impl_->workers) {
     Impl::Worker* w = worker.get();
-    w->thread = std::thread([this, w] { impl_->run(*w); });
+    w->thread = std::thread([this, w] {
+      pthread_setname_np(pthread_self(), "driftd:webhook");  // shown by top -H and ps -L
+      impl_->run(*w);
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
+#include <set>
 
 #include <librdkafka/rdkafka.h>
 
@@ -87,6 +88,17 @@ void append_lines(const std::string& path, const std::vector<std::string>& lines
 }
 
 // Records the daemon has dealt with: taken by the model, rejected by it, or matched by none.
+/// The names of a process's threads (/proc/<pid>/task/*/comm).
+std::set<std::string> thread_names(int pid) {
+  std::set<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
 std::uint64_t processed(const Driftd& driftd) {
   const auto model = driftd.model();
   std::uint64_t total = model["records_accepted"].get<std::uint64_t>() +
@@ -160,6 +172,13 @@ TEST_CASE("driftd run consumes Kafka, and after kill -9 and a restart it ends ex
     REQUIRE(wait_until([&] { return driftd.model()["last_evaluation_position"] == last_position; }, 30000));
     a_model = driftd.model();
     a_window = driftd.get_text("/v1/models/m/window");
+    // Threads say what they are (top -H, ps -L, profilers); Linux keeps 15 characters.
+    const auto names = thread_names(driftd.process().pid());
+    CHECK(std::any_of(names.begin(), names.end(),
+                      [](const std::string& name) { return name.starts_with("driftd:kafka-"); }));
+    CHECK(names.contains("driftd:evaluato"));
+    CHECK(names.contains("driftd:checkpoi"));
+    CHECK(names.contains("driftd:http"));
     driftd.process().signal(SIGTERM);
     CHECK(driftd.process().wait(20000) == 0);
   }

@@ -692,8 +692,14 @@ void HttpIngestSource::start(RecordSink& sink, std::span<const SourcePosition> r
   impl.consumed_end = from;
   impl.sink = &sink;
   const std::uint64_t boundary = impl.wal->next_seq();
-  impl.writer = std::thread([&impl] { impl.writer_loop(); });
-  impl.source_thread = std::thread([&impl, from, boundary] { impl.source_loop(from, boundary); });
+  impl.writer = std::thread([&impl] {
+    name_this_thread("wal-writer");
+    impl.writer_loop();
+  });
+  impl.source_thread = std::thread([&impl, from, boundary] {
+    name_this_thread("http-ingest");
+    impl.source_loop(from, boundary);
+  });
   impl.accepting = true;
 }
 

@@ -1,4 +1,5 @@
 #include "http/http_server.h"
+#include "ingest/text_and_time.h"
 
 #include <algorithm>
 #include <array>
@@ -425,7 +426,10 @@ void HttpServer::start() {
   impl_->work.emplace(impl_->ioc.get_executor());
   net::dispatch(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->do_accept(); });
   for (int i = 0; i < impl_->options.threads; ++i) {
-    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+    impl_->threads.emplace_back([impl = impl_.get()] {
+      name_this_thread("http");
+      impl->ioc.run();
+    });
   }
 }
 

@@ -287,7 +287,10 @@ void Daemon::start() {
   exports_->start();
   http_->start();
   started_ = true;
-  checkpointer_ = std::thread([this] { checkpoint_loop(); });
+  checkpointer_ = std::thread([this] {
+    name_this_thread("checkpoint");
+    checkpoint_loop();
+  });
   log_line(LogLevel::kInfo, "server", "listening on http://" + address());
 }
 

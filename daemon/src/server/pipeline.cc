@@ -173,7 +173,10 @@ Pipeline::Pipeline(Config config, std::unique_ptr<Backend> backend, Options opti
                                                                    std::move(fed), source.format));
   }
   pending_.assign(models_.size(), 0);
-  evaluator_ = std::thread([this] { evaluator_loop(); });
+  evaluator_ = std::thread([this] {
+    name_this_thread("evaluator");
+    evaluator_loop();
+  });
 }
 
 Pipeline::~Pipeline() {
