@@ -213,13 +213,17 @@ TEST_CASE("a window that grows while its ring wraps keeps its rows in order", "[
 }
 
 TEST_CASE("categories keep their codes across many values and repeats", "[window][unit]") {
+  // Short values, and long ones that share their first eight bytes (and often their length):
+  // the recent-codes cache must tell them apart by the rest.
+  const std::string prefix = GENERATE(as<std::string>{}, "v", "long-shared-prefix-");
+  INFO("prefix " << prefix);
   ModelWindow window(features(), count_window(3000, 3000), 0);
   DecodedRows d;
   d.numeric.resize(1);
   d.categorical.resize(1);
   for (int r = 0; r < 3000; ++r) {
     // 500 values (many share a slot of the recent-codes cache), each seen six times.
-    const std::string text = r % 7 == 0 ? "" : "v" + std::to_string((r * 37) % 500);
+    const std::string text = r % 7 == 0 ? "" : prefix + std::to_string((r * 37) % 500);
     CategoryRef ref;
     ref.offset = static_cast<std::uint32_t>(d.arena.size());
     ref.length = static_cast<std::uint32_t>(text.size());
@@ -234,7 +238,7 @@ TEST_CASE("categories keep their codes across many values and repeats", "[window
   const auto values = cs(due[0]);
   REQUIRE(values.size() == 3000);
   for (int r = 0; r < 3000; ++r) {
-    REQUIRE(values[r] == (r % 7 == 0 ? "" : "v" + std::to_string((r * 37) % 500)));
+    REQUIRE(values[r] == (r % 7 == 0 ? "" : prefix + std::to_string((r * 37) % 500)));
   }
   CHECK(due[0].table.columns[1].dictionary.size() == 501);
 }

@@ -40,8 +40,15 @@ std::uint32_t ModelWindow::Dictionary::code(std::string_view value, std::uint64_
   if (!value.empty()) std::memcpy(&head, value.data(), std::min<std::size_t>(value.size(), 8));
   const auto slot =
       static_cast<std::size_t>(((head ^ value.size()) * 0x9E3779B97F4A7C15ULL) >> 58);
-  const std::uint32_t hint = recent[slot];
-  if (hint != 0 && values[hint - 1] == value) return hint - 1;
+  const Recent& hint = recent[slot];
+  if (hint.code != 0 && hint.head == head && hint.size == value.size() &&
+      (value.size() <= 8 ||
+       std::memcmp(values[hint.code - 1].data() + 8, value.data() + 8, value.size() - 8) == 0)) {
+    return hint.code - 1;
+  }
+  const auto remember = [&](std::uint32_t code) {
+    recent[slot] = Recent{head, static_cast<std::uint32_t>(value.size()), code + 1};
+  };
   const auto insert = [this](std::string_view text) {
     const auto code = static_cast<std::uint32_t>(values.size());
     values.emplace_back(text);
@@ -50,7 +57,7 @@ std::uint32_t ModelWindow::Dictionary::code(std::string_view value, std::uint64_
   };
   const auto it = index.find(value);
   if (it != index.end()) {
-    recent[slot] = it->second + 1;
+    remember(it->second);
     return it->second;
   }
   if (values.size() >= kMaxCategories) {
@@ -59,7 +66,7 @@ std::uint32_t ModelWindow::Dictionary::code(std::string_view value, std::uint64_
     return other != index.end() ? other->second : insert(kOverflowCategory);
   }
   const std::uint32_t code = insert(value);
-  recent[slot] = code + 1;
+  remember(code);
   return code;
 }
 

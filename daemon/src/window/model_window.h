@@ -74,9 +74,16 @@ class ModelWindow {
     };
     std::vector<std::string> values;
     std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> index;
-    /// Codes the map gave lately (code + 1, 0 = none), by a cheap hash of the value: features
-    /// have few categories, and most lookups end here, without the map's hash and division.
-    std::array<std::uint32_t, 64> recent{};
+    /// Codes the map gave lately, by a cheap hash of the value: features have few categories,
+    /// and most lookups end here, without the map's hash and division. An entry keeps the
+    /// value's first eight bytes and length, so a hit on a value of up to eight bytes reads
+    /// nothing else (no stored string, no memcmp).
+    struct Recent {
+      std::uint64_t head = 0;
+      std::uint32_t size = 0;
+      std::uint32_t code = 0;  ///< code + 1; 0 = empty
+    };
+    std::array<Recent, 64> recent{};
     std::uint32_t code(std::string_view value, std::uint64_t& overflow);
   };
 
