@@ -256,7 +256,7 @@ void WebhookSender::start() {
   for (auto& worker : impl_->workers) {
     Impl::Worker* w = worker.get();
     w->thread = std::thread([this, w] {
-      pthread_setname_np(pthread_self(), "driftd:webhook");  // shown by top -H and ps -L
+      pthread_setname_np(pthread_self(), "webhook");  // shown by top -H and ps -L
       impl_->run(*w);
     });
   }

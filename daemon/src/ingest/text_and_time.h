@@ -27,10 +27,10 @@ inline std::int64_t wall_clock_ms() {
       .count();
 }
 
-/// Names the calling thread "driftd:<what>", cut to Linux's 15 characters.
+/// Names the calling thread `what`, cut to Linux's 15 characters (librdkafka's own threads
+/// are "rdk:...", oneTBB's inherit their creator's name).
 inline void name_this_thread(std::string_view what) {
-  std::string name = cat("driftd:", what);
-  name.resize(std::min<std::size_t>(name.size(), 15));
+  std::string name(what.substr(0, std::min<std::size_t>(what.size(), 15)));
   pthread_setname_np(pthread_self(), name.c_str());
 }
 

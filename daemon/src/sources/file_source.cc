@@ -358,7 +358,7 @@ void FileSource::start(RecordSink& sink, std::span<const SourcePosition> resume)
     s.last_error.clear();
   }
   s.thread = std::thread([&s] {
-    name_this_thread(cat("file-", s.config.name));
+    name_this_thread(cat("file:", s.config.name));
     try {
       s.run();
     } catch (const std::exception& e) {

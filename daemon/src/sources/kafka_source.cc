@@ -545,7 +545,7 @@ void KafkaSource::start(RecordSink& sink, std::span<const SourcePosition> resume
     throw ConfigError(msg);
   }
   s.thread = std::thread([&s] {
-    name_this_thread(cat("kafka-", s.config.name));
+    name_this_thread(cat("kafka:", s.config.name));
     try {
       s.run();
     } catch (const std::exception& e) {
