@@ -200,6 +200,7 @@ bool array_index(std::string_view token, std::uint64_t& index) {
 }
 
 std::string_view trim_token(std::string_view token) {
+  if (token.empty() || static_cast<unsigned char>(token.back()) > ' ') return token;  // common
   std::size_t size = token.size();
   while (size > 0 && (token[size - 1] == ' ' || token[size - 1] == '\n' ||
                       token[size - 1] == '\r' || token[size - 1] == '\t')) {

@@ -102,8 +102,23 @@ bool parse_date_time(std::string_view text, std::int64_t& out_ms) {
 /// converted exactly (digits past milliseconds dropped, toward zero); exponent forms through a
 /// double, rounded to the millisecond.
 bool parse_epoch(std::string_view text, std::int64_t& out_ms) {
-  std::size_t i = 0;
   const std::size_t n = text.size();
+  // The common case, in one pass: an integer of 1 to 18 digits (no sign, no leading zero).
+  if (n >= 1 && n <= 18 && (text[0] != '0' || n == 1)) {
+    std::uint64_t integer = 0;
+    bool digits = true;
+    for (const char c : text) {
+      const auto d = static_cast<unsigned>(static_cast<unsigned char>(c) - '0');
+      digits = digits && d < 10;
+      integer = integer * 10 + d;
+    }
+    if (digits) {
+      const auto value = static_cast<std::int64_t>(integer);
+      out_ms = static_cast<double>(integer) > kMillisecondsAbove ? value : value * kMsPerSecond;
+      return true;
+    }
+  }
+  std::size_t i = 0;
   const bool negative = i < n && text[i] == '-';
   if (negative) ++i;
   const std::size_t integer_begin = i;
