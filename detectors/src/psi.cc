@@ -155,13 +155,21 @@ double psi_floored(std::span<const double> reference, std::span<const double> cu
 
 PsiResult psi_quantile(std::span<const float> reference_sorted,
                        std::span<const float> current_sorted, std::span<const double> inner_edges) {
+  return psi_quantile_counts(
+      inner_edges,
+      shares(count_in_upper_closed_bins(reference_sorted, inner_edges), reference_sorted.size()),
+      count_in_upper_closed_bins(current_sorted, inner_edges), current_sorted.size());
+}
+
+PsiResult psi_quantile_counts(std::span<const double> inner_edges,
+                              std::span<const double> reference_proportions,
+                              std::span<const std::uint64_t> current_counts,
+                              std::uint64_t current_total) {
   PsiResult result;
   result.binning = PsiBinning::kQuantile;
   result.edges.assign(inner_edges.begin(), inner_edges.end());
-  result.reference_proportions =
-      shares(count_in_upper_closed_bins(reference_sorted, inner_edges), reference_sorted.size());
-  result.current_proportions =
-      shares(count_in_upper_closed_bins(current_sorted, inner_edges), current_sorted.size());
+  result.reference_proportions.assign(reference_proportions.begin(), reference_proportions.end());
+  result.current_proportions = shares(current_counts, current_total);
   result.statistic = psi_floored(result.reference_proportions, result.current_proportions);
   return result;
 }

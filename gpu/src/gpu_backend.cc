@@ -42,20 +42,6 @@ void warn(const std::string& line) {
   sink()(line);
 }
 
-std::uint64_t fnv(std::uint64_t hash, const void* data, std::size_t bytes) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t k = 0; k < bytes; ++k) {
-    hash ^= p[k];
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
-
-template <typename T>
-std::uint64_t fnv_value(std::uint64_t hash, const T& value) {
-  return fnv(hash, &value, sizeof value);
-}
-
 class GpuBackend final : public Backend {
  public:
   GpuBackend(std::unique_ptr<detail::Engine> engine, bool auto_mode)
@@ -177,24 +163,14 @@ class GpuBackend final : public Backend {
       out.ks->result = ks_p_value(d, n, m, config.ks_method);
     }
     if (config.tests.psi) {
-      const std::span<const double> edges = feature.numeric.inner_edges;
-      const std::vector<std::uint64_t> reference_counts =
-          count_in_upper_closed_bins(reference, edges);
-      PsiResult psi;
-      psi.binning = PsiBinning::kQuantile;
-      psi.edges.assign(edges.begin(), edges.end());
-      psi.reference_proportions.resize(reference_counts.size());
-      psi.current_proportions.resize(reference_counts.size());
-      const std::size_t offset = counts.bin_offsets[k];
-      for (std::size_t b = 0; b < reference_counts.size(); ++b) {
-        psi.reference_proportions[b] =
-            static_cast<double>(reference_counts[b]) / static_cast<double>(n);
-        psi.current_proportions[b] =
-            static_cast<double>(counts.bin_counts[offset + b]) / static_cast<double>(m);
-      }
-      psi.statistic = psi_floored(psi.reference_proportions, psi.current_proportions);
+      // The reference's shares are in its profile; the device counted the window's bins.
+      const std::span<const double> shares = feature.numeric.proportions;
       out.psi.emplace();
-      out.psi->result = std::move(psi);
+      out.psi->result = psi_quantile_counts(
+          feature.numeric.inner_edges, shares,
+          std::span<const std::uint64_t>(counts.bin_counts).subspan(counts.bin_offsets[k],
+                                                                    shares.size()),
+          m);
     }
   }
 
@@ -214,9 +190,7 @@ std::unique_ptr<Backend> make_gpu_backend(std::unique_ptr<Engine> engine, bool a
 
 std::uint64_t profile_key(const ReferenceProfile& profile) {
   // Each built or deserialized profile has its own id (copies, being equal, share it).
-  std::uint64_t hash = 14695981039346656037ULL;
-  hash = fnv_value(hash, profile.instance_id());
-  return hash;
+  return profile.instance_id();
 }
 
 }  // namespace detail

@@ -211,8 +211,7 @@ void shrink_if_large(std::vector<T>& buffer) {
 }  // namespace
 
 void prefetch_body(const RawRecord& record) {
-  const std::size_t size = std::min(record.body.size(), kPrefetchBytes);
-  for (std::size_t at = 0; at < size; at += 64) __builtin_prefetch(record.body.data() + at);
+  prefetch_bytes(record.body.data(), std::min(record.body.size(), kPrefetchBytes));
 }
 
 std::uint32_t Scratch::next_generation() {

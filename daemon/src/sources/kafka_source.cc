@@ -36,13 +36,6 @@ constexpr std::size_t kHeaderLag = 8;
 /// hardware prefetcher once read.
 constexpr std::size_t kPrefetchBytes = 2048;
 
-/// Starts loading `size` bytes at `data` into the cache, up to kPrefetchBytes.
-void prefetch(const void* data, std::size_t size) {
-  const auto* p = static_cast<const char*>(data);
-  const std::size_t n = std::min(size, kPrefetchBytes);
-  for (std::size_t at = 0; at < n; at += 64) __builtin_prefetch(p + at);
-}
-
 
 
 std::string stream_name(std::string_view topic, std::int32_t partition) {
@@ -406,7 +399,7 @@ struct KafkaSource::Impl {
     messages.push_back(m);
     // The body is read later (and the byte after it, where a v2 record's header count sits,
     // next by rd_kafka_message_headers): start loading it now.
-    if (m->payload != nullptr) prefetch(m->payload, m->len + 1);
+    if (m->payload != nullptr) prefetch_bytes(m->payload, std::min(m->len + 1, kPrefetchBytes));
     if (messages.size() - headers_read > kHeaderLag) read_headers(messages[headers_read++]);
 
     RawRecord r;

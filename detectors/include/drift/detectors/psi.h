@@ -47,6 +47,13 @@ double psi_floored(std::span<const double> reference, std::span<const double> cu
 PsiResult psi_quantile(std::span<const float> reference_sorted,
                        std::span<const float> current_sorted, std::span<const double> inner_edges);
 
+/// The same when the bins are already counted: the reference's shares (a profile's
+/// `proportions`) and the current sample's counts per bin out of `current_total`.
+PsiResult psi_quantile_counts(std::span<const double> inner_edges,
+                              std::span<const double> reference_proportions,
+                              std::span<const std::uint64_t> current_counts,
+                              std::uint64_t current_total);
+
 /// PSI with Evidently's binning (Sturges bins over R ∪ C, or one bin per distinct value when
 /// the reference has <= 20 distinct values) and Evidently's zero fill.
 PsiResult psi_evidently(std::span<const float> reference_sorted,
