@@ -14,6 +14,7 @@
 
 #include "decode/decoder.h"
 #include "decode/path_tree.h"
+#include "decode/structural_index.h"
 
 namespace drift::daemon {
 namespace decode {
@@ -77,6 +78,8 @@ struct Scratch {
   simdjson::ondemand::parser response_parser;
   std::vector<char> request_buffer;
   std::vector<char> response_buffer;
+  StructuralIndex request_index;  ///< flat records: walked from stage 1's index
+  std::vector<char> unescaped;    ///< their strings with escapes, unescaped
 
   std::uint32_t generation = 0;
   std::vector<Value> row_values;         ///< a row's values (flat, v1, v2 inputs)
@@ -113,6 +116,8 @@ struct Scratch {
 /// This thread's scratch.
 Scratch& thread_scratch();
 
+/// Copies `text` into `buffer`, followed by simdjson::SIMDJSON_PADDING spaces.
+const char* padded_copy(std::vector<char>& buffer, std::string_view text);
 /// Starts iterating `text` with `parser`, from a padded copy in `buffer`.
 simdjson::error_code start_document(simdjson::ondemand::parser& parser, std::vector<char>& buffer,
                                     std::string_view text, simdjson::ondemand::document& document);

@@ -13,6 +13,8 @@
 
 namespace drift::daemon::decode {
 
+class StructuralIndex;
+
 inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
 
 /// The JSON type of a captured value; kAbsent: the pointer addressed nothing.
@@ -60,6 +62,19 @@ class PathTree {
   simdjson::error_code walk_root_object(simdjson::ondemand::object& object, Value* values,
                                         std::uint32_t generation) const;
 
+  /// What walk_indexed() made of a document.
+  enum class Walked : std::uint8_t {
+    kDone,        ///< captured; the document is one object and nothing follows it
+    kInvalid,     ///< malformed JSON
+    kUnsupported  ///< the root is not an object, or a key holds an escape: use walk()
+  };
+  /// The same walk as walk_root_object(), read straight from the structural index of `text`
+  /// (see StructuralIndex; `text` lies in a padded buffer). Strings with escapes are unescaped
+  /// into `unescaped`, which needs text's size plus simdjson::SIMDJSON_PADDING bytes. Unlike
+  /// ondemand, values no pointer addresses are checked too (all but the escapes of strings).
+  Walked walk_indexed(const char* text, const StructuralIndex& index, char* unescaped,
+                      Value* values, std::uint32_t generation) const;
+
  private:
   /// A key as the lookup sees it: its first eight bytes (zero past its end), a hash of all of
   /// it, to be multiplied by the node's multiplier.
@@ -105,6 +120,9 @@ class PathTree {
                                    Value* values, std::uint32_t generation) const;
   simdjson::error_code walk_array(simdjson::ondemand::array& array, const Node& node, Value* values,
                                   std::uint32_t generation) const;
+
+  class IndexedWalker;  // indexed_walk.cc
+  friend class IndexedWalker;
 
   std::vector<Node> nodes_;          ///< nodes_[0] is the root
   std::vector<std::string> tokens_;  ///< per node: the token leading to it
