@@ -3,6 +3,7 @@
 
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
 
 #include <algorithm>
 #include <chrono>
@@ -148,11 +149,103 @@ struct Pipeline::SourceDecoder {
       : model_indices(std::move(indices)), decoder(std::move(models), format) {}
   std::vector<std::size_t> model_indices;  ///< decoder's model k -> pipeline's model
   Decoder decoder;
-  /// Per chunk of a delivered batch: decoded rows per model (reused: deliver() runs on this
-  /// source's thread only) and the counts of that chunk.
-  std::vector<std::vector<DecodedRows>> chunks;
-  std::vector<DecodeCounts> chunk_counts;
+  /// A delivered batch, decoded (reused: deliver() runs on this source's thread only). Part 0
+  /// holds the blocks the source's thread decoded, from the front; part 1 + b the block b a
+  /// oneTBB worker decoded, from the back (see decode_batch).
+  struct Part {
+    std::vector<DecodedRows> rows;  ///< per model
+    DecodeCounts counts;
+  };
+  std::vector<Part> parts;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> block_owner;  ///< per block: a BlockOwner
+  std::size_t block_capacity = 0;
+  tbb::task_group helper;
+
+  /// Decodes a batch; the parts to append, in stream order.
+  std::span<const Part> decode_batch(std::span<const RawRecord> records);
 };
+
+namespace {
+
+/// Who decodes a block of a batch (SourceDecoder::block_owner).
+enum BlockOwner : std::uint8_t { kUnclaimed, kSourceThread, kHelper, kHelperDone };
+
+}  // namespace
+
+std::span<const Pipeline::SourceDecoder::Part> Pipeline::SourceDecoder::decode_batch(
+    std::span<const RawRecord> records) {
+  SourceDecoder& sd = *this;
+  // Decoding is most of the per-record work. The source's thread decodes the batch block by
+  // block from the front while a oneTBB worker, when one gets a core, takes blocks from the
+  // back; they meet where they meet. The source's thread never waits for a worker that has
+  // not started (the sources share the cores with librdkafka's threads, which often hold
+  // the other one): at most for the one block a worker is in the middle of. (An even split
+  // into one chunk per core made the source's thread wait for the other half whenever the
+  // worker was not scheduled in time.) Rows are appended in stream order either way.
+  static const auto cores = static_cast<std::size_t>(tbb::info::default_concurrency());
+  constexpr std::size_t kMinBlock = 64;
+  constexpr std::size_t kMaxBlocks = 32;
+  const std::size_t n = records.size();
+  const std::size_t block = std::max(kMinBlock, (n + kMaxBlocks - 1) / kMaxBlocks);
+  const std::size_t blocks = n == 0 ? 0 : (n + block - 1) / block;
+  const auto block_records = [&](std::size_t b) {
+    const std::size_t begin = b * block;
+    return records.subspan(begin, std::min(block, n - begin));
+  };
+  if (sd.parts.size() < blocks + 1) sd.parts.resize(blocks + 1);
+  const auto start = [](SourceDecoder::Part& part) {  // keeps the buffers
+    for (auto& rows : part.rows) rows.clear();
+    std::fill(part.counts.accepted_rows.begin(), part.counts.accepted_rows.end(), 0);
+    for (auto& reasons : part.counts.rejected) reasons.fill(0);
+    part.counts.unmatched.fill(0);
+  };
+  start(sd.parts[0]);
+  if (blocks < 2 || cores < 2) {
+    sd.decoder.decode(records, sd.parts[0].rows, sd.parts[0].counts);
+    return std::span<const SourceDecoder::Part>(sd.parts.data(), 1);
+  }
+  if (sd.block_capacity < blocks) {
+    sd.block_owner = std::make_unique<std::atomic<std::uint8_t>[]>(blocks);
+    sd.block_capacity = blocks;
+  }
+  std::atomic<std::uint8_t>* const owner = sd.block_owner.get();
+  for (std::size_t b = 0; b < blocks; ++b) owner[b].store(kUnclaimed, std::memory_order_relaxed);
+  sd.helper.run([&sd, &block_records, owner, blocks, start] {
+    for (std::size_t b = blocks; b-- > 1;) {
+      std::uint8_t unclaimed = kUnclaimed;
+      if (!owner[b].compare_exchange_strong(unclaimed, kHelper, std::memory_order_acq_rel)) break;
+      SourceDecoder::Part& part = sd.parts[1 + b];
+      start(part);
+      sd.decoder.decode(block_records(b), part.rows, part.counts);
+      owner[b].store(kHelperDone, std::memory_order_release);
+    }
+  });
+  std::size_t mine = 0;
+  try {
+    for (; mine < blocks; ++mine) {
+      std::uint8_t unclaimed = kUnclaimed;
+      if (!owner[mine].compare_exchange_strong(unclaimed, kSourceThread,
+                                               std::memory_order_acq_rel)) {
+        break;  // the worker has this block and all after it
+      }
+      sd.decoder.decode(block_records(mine), sd.parts[0].rows, sd.parts[0].counts);
+    }
+  } catch (...) {
+    try {
+      sd.helper.wait();  // its task reads this frame
+    } catch (...) {
+    }
+    throw;
+  }
+  // Returns at once when the worker never started (this thread then runs its task, which
+  // finds nothing left); otherwise waits for its current block.
+  sd.helper.wait();
+  // The worker's blocks (all after this thread's: it took them from the back), in stream
+  // order next to part 0.
+  for (std::size_t b = mine; b < blocks; ++b) std::swap(sd.parts[1 + b - mine], sd.parts[1 + b]);
+  return std::span<const SourceDecoder::Part>(sd.parts.data(), 1 + blocks - mine);
+}
+
 
 Pipeline::Pipeline(Config config, std::unique_ptr<Backend> backend, Options options)
     : config_(std::move(config)), backend_(std::move(backend)), options_(options) {
@@ -433,30 +526,19 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
   }
   SourceDecoder& sd = *it->second;
   const std::shared_lock gate(ingest_gate_);
-  // Decoding is most of the per-record work: a large batch is decoded in chunks on oneTBB's
-  // workers, then appended chunk by chunk in stream order, so the result is the same.
-  // One chunk per core measured best (2 cores: 1.6 M records/s with 2 chunks, 1.35 M with 4).
-  constexpr std::size_t kMinChunk = 256;
-  static const auto cores = static_cast<std::size_t>(tbb::info::default_concurrency());
-  const std::size_t chunk_count = std::clamp<std::size_t>(records.size() / kMinChunk, 1, cores);
-  const std::size_t chunk_size = (records.size() + chunk_count - 1) / chunk_count;
-  sd.chunks.resize(chunk_count);
-  sd.chunk_counts.assign(chunk_count, DecodeCounts{});
-  tbb::parallel_for(std::size_t{0}, chunk_count, [&](std::size_t c) {
-    for (auto& rows : sd.chunks[c]) rows.clear();
-    const std::size_t begin = std::min(records.size(), c * chunk_size);
-    const std::size_t end = std::min(records.size(), begin + chunk_size);
-    sd.decoder.decode(records.subspan(begin, end - begin), sd.chunks[c], sd.chunk_counts[c]);
-  });
+  const std::span<const SourceDecoder::Part> parts = sd.decode_batch(records);
   DecodeCounts counts;
   counts.accepted_rows.assign(sd.model_indices.size(), 0);
   counts.rejected.assign(sd.model_indices.size(), {});
-  for (const auto& part : sd.chunk_counts) {
-    for (std::size_t k = 0; k < part.accepted_rows.size() && k < counts.accepted_rows.size(); ++k) {
-      counts.accepted_rows[k] += part.accepted_rows[k];
-      for (std::size_t r = 0; r < kRejectReasons; ++r) counts.rejected[k][r] += part.rejected[k][r];
+  for (const auto& part : parts) {
+    for (std::size_t k = 0; k < part.counts.accepted_rows.size() && k < counts.accepted_rows.size();
+         ++k) {
+      counts.accepted_rows[k] += part.counts.accepted_rows[k];
+      for (std::size_t r = 0; r < kRejectReasons; ++r) {
+        counts.rejected[k][r] += part.counts.rejected[k][r];
+      }
     }
-    for (std::size_t r = 0; r < kRejectReasons; ++r) counts.unmatched[r] += part.unmatched[r];
+    for (std::size_t r = 0; r < kRejectReasons; ++r) counts.unmatched[r] += part.counts.unmatched[r];
   }
   if (dead_letter_sink_ && dead_letter_sources_.contains(source)) {
     std::uint64_t bad = 0;
@@ -481,10 +563,10 @@ void Pipeline::deliver(std::string_view source, std::span<const RawRecord> recor
     for (std::size_t r = 0; r < kRejectReasons; ++r) {
       per_source->second.rejected[r] += counts.rejected[k][r];
     }
-    for (const auto& chunk : sd.chunks) {
-      if (k >= chunk.size() || chunk[k].rows() == 0) continue;
+    for (const auto& part : parts) {
+      if (k >= part.rows.size() || part.rows[k].rows() == 0) continue;
       try {
-        append(m, chunk[k], due);
+        append(m, part.rows[k], due);
       } catch (const std::exception& e) {
         // A failed bootstrap build or profile write must not stop ingestion.
         model.last_error = e.what();
