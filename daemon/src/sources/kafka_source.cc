@@ -22,8 +22,10 @@
 namespace drift::daemon {
 namespace {
 
-/// A batch ends at this many messages or after this long, whichever comes first.
-constexpr std::size_t kMaxBatchMessages = 1000;
+/// A batch ends at this many messages or after this long, whichever comes first. Each batch
+/// wakes the pipeline's decode helper once: 4,000 measured better than 1,000 (bench_ingest,
+/// three alternated pairs: 1.41–1.44 vs 1.51–1.56 µs of CPU per record); 10,000 no better.
+constexpr std::size_t kMaxBatchMessages = 4000;
 constexpr auto kMaxBatchTime = std::chrono::milliseconds(10);
 /// How long one poll waits for the first message of a batch (bounds stop() latency).
 constexpr int kPollTimeoutMs = 100;
