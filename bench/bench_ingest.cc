@@ -185,22 +185,48 @@ Config pipeline_config(const std::string& brokers, std::uint64_t window, int rou
   return config;
 }
 
-/// Hands batches to the pipeline and counts the records it has taken: what the measuring loop
-/// polls. (Polling Pipeline::reports() instead copied every model's report, the last
-/// evaluation's JSON included, under the model's lock every 2 ms, contending with ingestion.)
-class CountingSink final : public RecordSink {
+/// Hands batches to the pipeline and times them: the clock and the process CPU time start when
+/// the first batch reaches the pipeline and stop when the last record has been decoded and
+/// appended; the rate counts the records after the first batch (whose polling is not timed),
+/// so it errs against driftd by the first batch's decoding. The measuring loop only polls
+/// finished(), so its wake-ups do not enter the figures. (Polling Pipeline::reports() instead
+/// copied every model's report, the last evaluation's JSON included, under the model's lock
+/// every 2 ms, contending with ingestion, and counted from after the first batch's decoding.)
+class TimingSink final : public RecordSink {
  public:
-  explicit CountingSink(Pipeline& pipeline) : pipeline_(pipeline) {}
+  TimingSink(Pipeline& pipeline, std::size_t records) : pipeline_(pipeline), records_(records) {}
   void deliver(std::string_view source, std::span<const RawRecord> records,
                std::span<const SourcePosition> positions) override {
+    if (delivered_ == 0) {
+      start_ = Clock::now();
+      cpu_.begin();
+      first_batch_ = records.size();
+    }
     pipeline_.deliver(source, records, positions);
-    delivered_.fetch_add(records.size(), std::memory_order_release);
+    delivered_ += records.size();
+    if (delivered_ >= records_ && !finished_.load(std::memory_order_relaxed)) {
+      seconds_ = std::chrono::duration<double>(Clock::now() - start_).count();
+      cpu_us_ = cpu_.per_record_us(timed_records());
+      finished_.store(true, std::memory_order_release);
+    }
   }
-  std::uint64_t delivered() const { return delivered_.load(std::memory_order_acquire); }
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+  // After finished():
+  std::size_t timed_records() const { return records_ - first_batch_; }
+  double rate() const { return static_cast<double>(timed_records()) / seconds_; }
+  double cpu_us() const { return cpu_us_; }
 
  private:
   Pipeline& pipeline_;
-  std::atomic<std::uint64_t> delivered_{0};
+  const std::size_t records_;
+  // Written on the source's thread; read after finished().
+  std::size_t delivered_ = 0;
+  std::size_t first_batch_ = 0;
+  Clock::time_point start_{};
+  CpuSpan cpu_;
+  double seconds_ = 0.0;
+  double cpu_us_ = 0.0;
+  std::atomic<bool> finished_{false};
 };
 
 }  // namespace
@@ -287,21 +313,10 @@ int main(int argc, char** argv) {
     pipeline.load_references();
     KafkaSource source(config.sources[0]);
     source.set_headers_needed(source_needs_headers(config, config.sources[0].name));
-    CountingSink sink(pipeline);
+    TimingSink sink(pipeline, args.records);
     source.start(sink, {});
-    Clock::time_point first{};
-    CpuSpan cpu;
-    for (;;) {
-      const std::uint64_t done = sink.delivered();
-      if (done > 0 && first == Clock::time_point{}) {
-        first = Clock::now();
-        cpu.begin();
-      }
-      if (done >= args.records) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - first).count();
-    const double driftd_us = cpu.per_record_us(args.records);
+    while (!sink.finished()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const double driftd_us = sink.cpu_us();
     source.stop();
     // Every record was decoded and counted (accepted, or rejected with a reason).
     const auto report = pipeline.reports().at(0);
@@ -313,7 +328,7 @@ int main(int argc, char** argv) {
     }
     std::filesystem::remove_all(config.state.dir);
     bare_rates.push_back(bare);
-    driftd_rates.push_back(static_cast<double>(args.records) / seconds);
+    driftd_rates.push_back(sink.rate());
     ratios.push_back(driftd_rates.back() / bare);
     bare_cpu.push_back(bare_us);
     driftd_cpu.push_back(driftd_us);
