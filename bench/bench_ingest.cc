@@ -200,7 +200,8 @@ class TimingSink final : public RecordSink {
     if (delivered_ == 0) {
       start_ = Clock::now();
       cpu_.begin();
-      first_batch_ = records.size();
+      // (Not counted, unless it is the whole run.)
+      first_batch_ = records.size() < records_ ? records.size() : 0;
     }
     pipeline_.deliver(source, records, positions);
     delivered_ += records.size();

@@ -168,13 +168,12 @@ struct Pipeline::SourceDecoder {
 namespace {
 
 /// Who decodes a block of a batch (SourceDecoder::block_owner).
-enum BlockOwner : std::uint8_t { kUnclaimed, kSourceThread, kHelper, kHelperDone };
+enum BlockOwner : std::uint8_t { kUnclaimed, kSourceThread, kHelper };
 
 }  // namespace
 
 std::span<const Pipeline::SourceDecoder::Part> Pipeline::SourceDecoder::decode_batch(
     std::span<const RawRecord> records) {
-  SourceDecoder& sd = *this;
   // Decoding is most of the per-record work. The source's thread decodes the batch block by
   // block from the front while a oneTBB worker, when one gets a core, takes blocks from the
   // back; they meet where they meet. The source's thread never waits for a worker that has
@@ -192,32 +191,31 @@ std::span<const Pipeline::SourceDecoder::Part> Pipeline::SourceDecoder::decode_b
     const std::size_t begin = b * block;
     return records.subspan(begin, std::min(block, n - begin));
   };
-  if (sd.parts.size() < blocks + 1) sd.parts.resize(blocks + 1);
+  if (parts.size() < blocks + 1) parts.resize(blocks + 1);
   const auto start = [](SourceDecoder::Part& part) {  // keeps the buffers
     for (auto& rows : part.rows) rows.clear();
     std::fill(part.counts.accepted_rows.begin(), part.counts.accepted_rows.end(), 0);
     for (auto& reasons : part.counts.rejected) reasons.fill(0);
     part.counts.unmatched.fill(0);
   };
-  start(sd.parts[0]);
+  start(parts[0]);
   if (blocks < 2 || cores < 2) {
-    sd.decoder.decode(records, sd.parts[0].rows, sd.parts[0].counts);
-    return std::span<const SourceDecoder::Part>(sd.parts.data(), 1);
+    decoder.decode(records, parts[0].rows, parts[0].counts);
+    return std::span<const SourceDecoder::Part>(parts.data(), 1);
   }
-  if (sd.block_capacity < blocks) {
-    sd.block_owner = std::make_unique<std::atomic<std::uint8_t>[]>(blocks);
-    sd.block_capacity = blocks;
+  if (block_capacity < blocks) {
+    block_owner = std::make_unique<std::atomic<std::uint8_t>[]>(blocks);
+    block_capacity = blocks;
   }
-  std::atomic<std::uint8_t>* const owner = sd.block_owner.get();
+  std::atomic<std::uint8_t>* const owner = block_owner.get();
   for (std::size_t b = 0; b < blocks; ++b) owner[b].store(kUnclaimed, std::memory_order_relaxed);
-  sd.helper.run([&sd, &block_records, owner, blocks, start] {
+  helper.run([this, &block_records, owner, blocks, start] {
     for (std::size_t b = blocks; b-- > 1;) {
       std::uint8_t unclaimed = kUnclaimed;
       if (!owner[b].compare_exchange_strong(unclaimed, kHelper, std::memory_order_acq_rel)) break;
-      SourceDecoder::Part& part = sd.parts[1 + b];
+      SourceDecoder::Part& part = parts[1 + b];
       start(part);
-      sd.decoder.decode(block_records(b), part.rows, part.counts);
-      owner[b].store(kHelperDone, std::memory_order_release);
+      decoder.decode(block_records(b), part.rows, part.counts);
     }
   });
   std::size_t mine = 0;
@@ -228,22 +226,22 @@ std::span<const Pipeline::SourceDecoder::Part> Pipeline::SourceDecoder::decode_b
                                                std::memory_order_acq_rel)) {
         break;  // the worker has this block and all after it
       }
-      sd.decoder.decode(block_records(mine), sd.parts[0].rows, sd.parts[0].counts);
+      decoder.decode(block_records(mine), parts[0].rows, parts[0].counts);
     }
   } catch (...) {
     try {
-      sd.helper.wait();  // its task reads this frame
+      helper.wait();  // its task reads this frame
     } catch (...) {
     }
     throw;
   }
   // Returns at once when the worker never started (this thread then runs its task, which
   // finds nothing left); otherwise waits for its current block.
-  sd.helper.wait();
+  helper.wait();
   // The worker's blocks (all after this thread's: it took them from the back), in stream
   // order next to part 0.
-  for (std::size_t b = mine; b < blocks; ++b) std::swap(sd.parts[1 + b - mine], sd.parts[1 + b]);
-  return std::span<const SourceDecoder::Part>(sd.parts.data(), 1 + blocks - mine);
+  for (std::size_t b = mine; b < blocks; ++b) std::swap(parts[1 + b - mine], parts[1 + b]);
+  return std::span<const SourceDecoder::Part>(parts.data(), 1 + blocks - mine);
 }
 
 
