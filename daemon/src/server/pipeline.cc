@@ -510,7 +510,7 @@ void Pipeline::enqueue(std::size_t model_index, WindowSnapshot snapshot, bool wa
       });
     }
     ++pending_[model_index];
-    jobs_.push_back({model_index, std::make_shared<const WindowSnapshot>(std::move(snapshot))});
+    jobs_.push_back({model_index, std::make_shared<WindowSnapshot>(std::move(snapshot))});
   }
   jobs_changed_.notify_all();
 }
@@ -646,7 +646,7 @@ std::int64_t policy_time_ms(const WindowSnapshot& snapshot) {
 
 }  // namespace
 
-void Pipeline::evaluate(const Job& job) {
+void Pipeline::evaluate(Job& job) {
   Model& model = *models_[job.model];
   std::shared_ptr<const ReferenceProfile> profile;
   exporters::AlertPolicy policy = model.policy;  // only this thread steps or writes it
@@ -704,6 +704,9 @@ void Pipeline::evaluate(const Job& job) {
     const std::lock_guard lock(model.mutex);
     running_.reset();
     --pending_[job.model];
+    // Nobody else can take a reference now (checkpoints copy them from jobs_ and running_
+    // under jobs_mutex_): the window may reuse the table's buffers.
+    if (job.snapshot.use_count() == 1) model.window.recycle(std::move(job.snapshot->table));
     if (!error.empty()) {
       ++model.failed;
       model.last_error = error;

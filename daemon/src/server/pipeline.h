@@ -177,7 +177,9 @@ class Pipeline final : public RecordSink {
   struct SourceDecoder;
   struct Job {
     std::size_t model = 0;
-    std::shared_ptr<const WindowSnapshot> snapshot;
+    /// Shared with checkpoints while they capture it; non-const so the evaluator can hand the
+    /// table back to the window (ModelWindow::recycle) when it holds the last reference.
+    std::shared_ptr<WindowSnapshot> snapshot;
   };
 
   /// Appends under the model's lock; due snapshots are returned for enqueue(). Splits the rows
@@ -194,7 +196,7 @@ class Pipeline final : public RecordSink {
   /// `wait` is false: restored snapshots). Call without the model's lock.
   void enqueue(std::size_t model_index, WindowSnapshot snapshot, bool wait);
   void evaluator_loop();
-  void evaluate(const Job& job);
+  void evaluate(Job& job);
   void finish_bootstrap(Model& model, const WindowSnapshot& rows);
   std::shared_ptr<const ReferenceProfile> load_reference_file(const ModelConfig& model,
                                                               std::size_t index) const;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 namespace drift::daemon {
 
@@ -151,7 +152,7 @@ void ModelWindow::append(const DecodedRows& rows, std::vector<WindowSnapshot>& d
       if (counters_.appended % slide == 0) {
         ++counters_.evaluations_due;
         if (count_ >= config_.min_rows) {
-          due.push_back(snapshot_all());
+          due.push_back(snapshot_all(std::exchange(spare_, {})));
         } else {
           ++counters_.skipped_min_rows;
         }
@@ -174,7 +175,8 @@ void ModelWindow::append(const DecodedRows& rows, std::vector<WindowSnapshot>& d
     watermark_ms_ = std::max(watermark_ms_, ts);
     while (watermark_ms_ >= next_boundary_ms_) {
       ++counters_.evaluations_due;
-      WindowSnapshot snapshot = snapshot_between(next_boundary_ms_ - duration, next_boundary_ms_);
+      WindowSnapshot snapshot = snapshot_between(next_boundary_ms_ - duration, next_boundary_ms_,
+                                                 std::exchange(spare_, {}));
       if (snapshot.table.rows >= config_.min_rows) {
         due.push_back(std::move(snapshot));
       } else {
@@ -199,13 +201,20 @@ void ModelWindow::evict_before(std::int64_t cutoff_ms) {
 
 namespace {
 
-/// The whole ring, oldest first.
+// Both fill an empty column by appending (a resize first would zero-fill every value once more
+// before the copy: a window's worth of memset per evaluation, on the ingest thread).
+
+/// The whole ring, oldest first: two contiguous runs.
 struct RingSlots {
   std::size_t head;
   std::size_t count;
   template <typename T>
-  void copy(const std::vector<T>& ring, T* to) const {
-    if (count > 0) ring_copy_out(ring, head, count, to);
+  void copy(const std::vector<T>& ring, std::vector<T>& to) const {
+    const std::size_t first = std::min(count, ring.size() - head);
+    to.reserve(count);
+    to.insert(to.end(), ring.begin() + static_cast<std::ptrdiff_t>(head),
+              ring.begin() + static_cast<std::ptrdiff_t>(head + first));
+    to.insert(to.end(), ring.begin(), ring.begin() + static_cast<std::ptrdiff_t>(count - first));
   }
 };
 
@@ -213,33 +222,34 @@ struct RingSlots {
 struct ListedSlots {
   const std::vector<std::size_t>& slots;
   template <typename T>
-  void copy(const std::vector<T>& ring, T* to) const {
-    for (std::size_t r = 0; r < slots.size(); ++r) to[r] = ring[slots[r]];
+  void copy(const std::vector<T>& ring, std::vector<T>& to) const {
+    to.reserve(slots.size());
+    for (const std::size_t slot : slots) to.push_back(ring[slot]);
   }
 };
 
-// Builds the owning snapshot table from ring slots, oldest first.
+// Builds the owning snapshot table from ring slots, oldest first, in `table`'s buffers.
 template <typename Slots>
-Table table_from(const std::vector<FeatureConfig>& features,
+Table table_from(Table table, const std::vector<FeatureConfig>& features,
                  const std::vector<std::size_t>& column_of,
                  const std::vector<std::vector<float>>& numeric,
                  const std::vector<std::vector<std::uint32_t>>& codes,
                  const std::vector<std::vector<std::string>>& dictionaries, const Slots& slots,
                  std::size_t rows) {
-  Table table;
   table.rows = rows;
   table.columns.resize(features.size());
   for (std::size_t f = 0; f < features.size(); ++f) {
     Column& column = table.columns[f];
     column.name = features[f].name;
     column.kind = features[f].kind;
+    column.values.clear();
+    column.codes.clear();
+    column.dictionary.clear();
     const std::size_t k = column_of[f];
     if (column.kind == FeatureKind::kNumeric) {
-      column.values.resize(rows);
-      slots.copy(numeric[k], column.values.data());
+      slots.copy(numeric[k], column.values);
     } else {
-      column.codes.resize(rows);
-      slots.copy(codes[k], column.codes.data());
+      slots.copy(codes[k], column.codes);
       column.dictionary = dictionaries[k];
     }
   }
@@ -248,12 +258,14 @@ Table table_from(const std::vector<FeatureConfig>& features,
 
 }  // namespace
 
-WindowSnapshot ModelWindow::snapshot_all() const {
+void ModelWindow::recycle(Table&& table) { spare_ = std::move(table); }
+
+WindowSnapshot ModelWindow::snapshot_all(Table reuse) const {
   std::vector<std::vector<std::string>> dictionaries;
   for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
   WindowSnapshot snapshot;
-  snapshot.table = table_from(features_, column_of_, numeric_, codes_, dictionaries,
-                              RingSlots{head_, count_}, count_);
+  snapshot.table = table_from(std::move(reuse), features_, column_of_, numeric_, codes_,
+                              dictionaries, RingSlots{head_, count_}, count_);
   snapshot.position = counters_.appended;
   snapshot.last_row_ms = watermark_ms_;
   if (count_ > 0) {
@@ -271,7 +283,8 @@ WindowSnapshot ModelWindow::snapshot_all() const {
   return snapshot;
 }
 
-WindowSnapshot ModelWindow::snapshot_between(std::int64_t after_ms, std::int64_t until_ms) const {
+WindowSnapshot ModelWindow::snapshot_between(std::int64_t after_ms, std::int64_t until_ms,
+                                             Table reuse) const {
   std::vector<std::size_t> slots;
   slots.reserve(count_);
   for (std::size_t r = 0; r < count_; ++r) {
@@ -281,8 +294,8 @@ WindowSnapshot ModelWindow::snapshot_between(std::int64_t after_ms, std::int64_t
   std::vector<std::vector<std::string>> dictionaries;
   for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
   WindowSnapshot snapshot;
-  snapshot.table = table_from(features_, column_of_, numeric_, codes_, dictionaries,
-                              ListedSlots{slots}, slots.size());
+  snapshot.table = table_from(std::move(reuse), features_, column_of_, numeric_, codes_,
+                              dictionaries, ListedSlots{slots}, slots.size());
   snapshot.position = counters_.appended;
   snapshot.boundary_ms = until_ms;
   snapshot.last_row_ms = watermark_ms_;
@@ -294,7 +307,7 @@ WindowSnapshot ModelWindow::snapshot_between(std::int64_t after_ms, std::int64_t
   return snapshot;
 }
 
-WindowSnapshot ModelWindow::contents() const { return snapshot_all(); }
+WindowSnapshot ModelWindow::contents() const { return snapshot_all({}); }
 
 void ModelWindow::save(BinaryWriter& out) const {
   out.scalar<std::uint64_t>(features_.size());
@@ -310,7 +323,7 @@ void ModelWindow::save(BinaryWriter& out) const {
   out.scalar<std::int64_t>(watermark_ms_);
   out.scalar<std::int64_t>(next_boundary_ms_);
   // Rows oldest first, so a window of another capacity can take them back.
-  const WindowSnapshot rows = snapshot_all();
+  const WindowSnapshot rows = snapshot_all({});
   std::vector<std::int64_t> timestamps(count_);
   if (count_ > 0) ring_copy_out(timestamps_, head_, count_, timestamps.data());
   out.array(timestamps);

@@ -53,6 +53,12 @@ class ModelWindow {
   /// the evaluation points reached on the way are appended to `due`, oldest first.
   void append(const DecodedRows& rows, std::vector<WindowSnapshot>& due);
 
+  /// Takes back the table of a snapshot this window gave and that nobody reads any more: the
+  /// next snapshot fills its buffers instead of fresh ones. (A fresh window-sized copy is
+  /// mostly page faults — the allocator hands the freed memory back to the kernel — and cost
+  /// more than decoding the rows it copies; see bench/RESULTS.md, fifth pass.)
+  void recycle(Table&& table);
+
   /// Rows held now.
   std::uint64_t size() const { return count_; }
   const WindowCounters& counters() const { return counters_; }
@@ -89,8 +95,9 @@ class ModelWindow {
 
   void push_row(const DecodedRows& rows, std::size_t r);
   void push_rows(const DecodedRows& rows, std::size_t begin, std::size_t end);
-  WindowSnapshot snapshot_between(std::int64_t after_ms, std::int64_t until_ms) const;
-  WindowSnapshot snapshot_all() const;
+  /// Both fill `reuse` (a recycled table, or an empty one).
+  WindowSnapshot snapshot_between(std::int64_t after_ms, std::int64_t until_ms, Table reuse) const;
+  WindowSnapshot snapshot_all(Table reuse) const;
   void evict_before(std::int64_t cutoff_ms);
   std::size_t slot(std::uint64_t age) const { return (head_ + age) % allocated_; }
   /// Grows the ring (up to capacity_) so `rows` fit, keeping the rows in order.
@@ -105,6 +112,7 @@ class ModelWindow {
   std::vector<std::vector<std::uint32_t>> codes_;
   std::vector<Dictionary> dictionaries_;
   std::vector<std::int64_t> timestamps_;
+  Table spare_;  ///< a recycled snapshot table: its buffers' capacity, for the next snapshot
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   WindowCounters counters_;
