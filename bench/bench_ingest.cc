@@ -6,7 +6,7 @@
 // peak RSS for the window size used.
 //
 //   bench_ingest [--records 400000] [--partitions 64] [--window 100000] [--cpus 1|2] [--rounds 5]
-//                [--bare 0|1] [--fresh-pipeline 0|1] [--json FILE]
+//                [--bare 0|1] [--fresh-pipeline 0|1] [--prefetch deep|driftd] [--json FILE]
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <sched.h>
@@ -30,6 +30,12 @@ using namespace drift::daemon;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+/// The prefetch queue's byte bound both consumers get. Deep (1 GiB, the default): the whole
+/// topic fits, so the rates measure the consumers, not librdkafka's pause of up to a second
+/// whenever its queue is full. `--prefetch driftd`: driftd's own defaults (queued.min.messages
+/// 1,000,000, librdkafka's 64 MiB byte bound), what a backlog is read at out of the box.
+std::string g_queue_kbytes = "1048576";
 
 struct Args {
   std::size_t records = 400000;
@@ -55,6 +61,9 @@ Args parse(int argc, char** argv) {
     else if (flag == "--json") a.json = v;
     else if (flag == "--bare") a.bare = v != "0";
     else if (flag == "--fresh-pipeline") a.fresh_pipeline = v != "0";
+    else if (flag == "--prefetch" && (v == "deep" || v == "driftd")) {
+      g_queue_kbytes = v == "deep" ? "1048576" : "65536";
+    }
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -119,7 +128,7 @@ double bare_consumer_rate(const std::string& brokers, std::size_t records, int r
       conf_with({{"bootstrap.servers", brokers}, {"group.id", "bench-bare-" + std::to_string(round)},
                  {"auto.offset.reset", "earliest"}, {"enable.auto.commit", "false"},
                  {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"},
-                 {"queued.min.messages", "1000000"}, {"queued.max.messages.kbytes", "1048576"}}),
+                 {"queued.min.messages", "1000000"}, {"queued.max.messages.kbytes", g_queue_kbytes}}),
       error, sizeof error);
   rd_kafka_poll_set_consumer(consumer);
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
@@ -164,7 +173,7 @@ Config pipeline_config(const std::string& brokers, std::uint64_t window, int rou
   // consumer empties its queue and fetching pauses (~1 s), which measures the pause, not us.
   source.kafka = {{"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"},
                   {"heartbeat.interval.ms", "500"}, {"queued.min.messages", "1000000"},
-                  {"queued.max.messages.kbytes", "1048576"}};
+                  {"queued.max.messages.kbytes", g_queue_kbytes}};
   config.sources.push_back(source);
   ModelConfig model;
   model.name = "fraud";
