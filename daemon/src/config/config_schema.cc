@@ -284,12 +284,7 @@ std::vector<Key> build_schema() {
           .about("librdkafka properties passed through (values as text); `<property>_file: "
                  "path` reads the property from a file. `bootstrap.servers`, "
                  "`metadata.broker.list`, `group.id` and `enable.auto.offset.store` are "
-                 "driftd's own. driftd's defaults where librdkafka's differ: "
-                 "`partition.assignment.strategy: cooperative-sticky`, `auto.offset.reset: "
-                 "latest`, `queued.min.messages: 1000000` (so the prefetch queue is bounded by "
-                 "`queued.max.messages.kbytes`, 64 MiB by default; librdkafka 2.0 pauses fetching "
-                 "for up to a second when it is full, so a backlog is read at about that much per "
-                 "second: raise it to catch up faster)."));
+                 "driftd's own."));
   add(Key("sources[].dead_letter_topic", T::kString)
           .show("none")
           .when("kafka")

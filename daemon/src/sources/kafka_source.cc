@@ -169,11 +169,6 @@ struct KafkaSource::Impl {
     set(conf.get(), "enable.auto.offset.store", "false");
     set(conf.get(), "statistics.interval.ms", "5000");
     set(conf.get(), "auto.offset.reset", "latest");
-    // librdkafka (before 2.2) stops fetching for up to a second once its prefetch queue holds
-    // queued.min.messages (100,000 by default) or queued.max.messages.kbytes: a backlog is then
-    // read in bursts with idle seconds between them. driftd drains 100,000 records in well
-    // under that second, so only the byte bound (which also bounds the memory) should apply.
-    set(conf.get(), "queued.min.messages", "1000000");
     for (const auto& [key, value] : config.kafka) set(conf.get(), key, value);
 
     char group[512];

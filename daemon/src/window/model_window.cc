@@ -181,6 +181,7 @@ void ModelWindow::append(const DecodedRows& rows, std::vector<WindowSnapshot>& d
         due.push_back(std::move(snapshot));
       } else {
         ++counters_.skipped_min_rows;
+        spare_ = std::move(snapshot.table);  // not evaluated: its buffers serve the next one
       }
       next_boundary_ms_ += every;
       // A long silence: skip straight to the boundary the newest row belongs to.
