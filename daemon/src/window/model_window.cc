@@ -24,13 +24,16 @@ void ring_copy(std::vector<T>& to, std::size_t start, const T* from, std::size_t
   if (count > first) std::memcpy(to.data(), from + first, (count - first) * sizeof(T));
 }
 
-// Copies the `count` oldest values of a ring whose oldest slot is `head` into `to`, oldest
-// first: two contiguous runs, not a division per value.
+// Appends the `count` oldest values of a ring whose oldest slot is `head` to `to`, oldest
+// first: two contiguous runs, not a division per value, and no zero-fill of `to` first.
 template <typename T>
-void ring_copy_out(const std::vector<T>& ring, std::size_t head, std::size_t count, T* to) {
+void ring_append_out(const std::vector<T>& ring, std::size_t head, std::size_t count,
+                     std::vector<T>& to) {
   const std::size_t first = std::min(count, ring.size() - head);
-  std::memcpy(to, ring.data() + head, first * sizeof(T));
-  if (count > first) std::memcpy(to + first, ring.data(), (count - first) * sizeof(T));
+  to.reserve(to.size() + count);
+  const auto start = ring.begin() + static_cast<std::ptrdiff_t>(head);
+  to.insert(to.end(), start, start + static_cast<std::ptrdiff_t>(first));
+  to.insert(to.end(), ring.begin(), ring.begin() + static_cast<std::ptrdiff_t>(count - first));
 }
 
 }  // namespace
@@ -93,8 +96,10 @@ void ModelWindow::reserve(std::size_t rows) {
   // Geometric growth: memory follows the rows held, not the configured maximum.
   const std::size_t grown = std::min(capacity_, std::max({rows, allocated_ * 2, std::size_t{1024}}));
   auto relinearize = [&](auto& ring) {
-    std::remove_reference_t<decltype(ring)> bigger(grown);
-    if (count_ > 0) ring_copy_out(ring, head_, count_, bigger.data());
+    std::remove_reference_t<decltype(ring)> bigger;
+    bigger.reserve(grown);
+    ring_append_out(ring, head_, count_, bigger);
+    bigger.resize(grown);
     ring = std::move(bigger);
   };
   for (auto& column : numeric_) relinearize(column);
@@ -205,17 +210,13 @@ namespace {
 // Both fill an empty column by appending (a resize first would zero-fill every value once more
 // before the copy: a window's worth of memset per evaluation, on the ingest thread).
 
-/// The whole ring, oldest first: two contiguous runs.
+/// The whole ring, oldest first.
 struct RingSlots {
   std::size_t head;
   std::size_t count;
   template <typename T>
   void copy(const std::vector<T>& ring, std::vector<T>& to) const {
-    const std::size_t first = std::min(count, ring.size() - head);
-    to.reserve(count);
-    to.insert(to.end(), ring.begin() + static_cast<std::ptrdiff_t>(head),
-              ring.begin() + static_cast<std::ptrdiff_t>(head + first));
-    to.insert(to.end(), ring.begin(), ring.begin() + static_cast<std::ptrdiff_t>(count - first));
+    ring_append_out(ring, head, count, to);
   }
 };
 
@@ -230,13 +231,13 @@ struct ListedSlots {
 };
 
 // Builds the owning snapshot table from ring slots, oldest first, in `table`'s buffers.
-template <typename Slots>
+// (`Dictionaries`: the window's own, each with its `values` in code order.)
+template <typename Slots, typename Dictionaries>
 Table table_from(Table table, const std::vector<FeatureConfig>& features,
                  const std::vector<std::size_t>& column_of,
                  const std::vector<std::vector<float>>& numeric,
                  const std::vector<std::vector<std::uint32_t>>& codes,
-                 const std::vector<std::vector<std::string>>& dictionaries, const Slots& slots,
-                 std::size_t rows) {
+                 const Dictionaries& dictionaries, const Slots& slots, std::size_t rows) {
   table.rows = rows;
   table.columns.resize(features.size());
   for (std::size_t f = 0; f < features.size(); ++f) {
@@ -251,7 +252,7 @@ Table table_from(Table table, const std::vector<FeatureConfig>& features,
       slots.copy(numeric[k], column.values);
     } else {
       slots.copy(codes[k], column.codes);
-      column.dictionary = dictionaries[k];
+      column.dictionary = dictionaries[k].values;
     }
   }
   return table;
@@ -262,11 +263,9 @@ Table table_from(Table table, const std::vector<FeatureConfig>& features,
 void ModelWindow::recycle(Table&& table) { spare_ = std::move(table); }
 
 WindowSnapshot ModelWindow::snapshot_all(Table reuse) const {
-  std::vector<std::vector<std::string>> dictionaries;
-  for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
   WindowSnapshot snapshot;
   snapshot.table = table_from(std::move(reuse), features_, column_of_, numeric_, codes_,
-                              dictionaries, RingSlots{head_, count_}, count_);
+                              dictionaries_, RingSlots{head_, count_}, count_);
   snapshot.position = counters_.appended;
   snapshot.last_row_ms = watermark_ms_;
   if (count_ > 0) {
@@ -292,11 +291,9 @@ WindowSnapshot ModelWindow::snapshot_between(std::int64_t after_ms, std::int64_t
     const std::size_t s = slot(r);
     if (timestamps_[s] > after_ms && timestamps_[s] <= until_ms) slots.push_back(s);
   }
-  std::vector<std::vector<std::string>> dictionaries;
-  for (const auto& d : dictionaries_) dictionaries.push_back(d.values);
   WindowSnapshot snapshot;
   snapshot.table = table_from(std::move(reuse), features_, column_of_, numeric_, codes_,
-                              dictionaries, ListedSlots{slots}, slots.size());
+                              dictionaries_, ListedSlots{slots}, slots.size());
   snapshot.position = counters_.appended;
   snapshot.boundary_ms = until_ms;
   snapshot.last_row_ms = watermark_ms_;
@@ -325,8 +322,8 @@ void ModelWindow::save(BinaryWriter& out) const {
   out.scalar<std::int64_t>(next_boundary_ms_);
   // Rows oldest first, so a window of another capacity can take them back.
   const WindowSnapshot rows = snapshot_all({});
-  std::vector<std::int64_t> timestamps(count_);
-  if (count_ > 0) ring_copy_out(timestamps_, head_, count_, timestamps.data());
+  std::vector<std::int64_t> timestamps;
+  ring_append_out(timestamps_, head_, count_, timestamps);
   out.array(timestamps);
   for (const auto& column : rows.table.columns) {
     if (column.kind == FeatureKind::kNumeric) {
